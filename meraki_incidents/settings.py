@@ -1,0 +1,215 @@
+"""Settings for meraki-incidents.
+
+Every setting read from the environment is declared once, with its type and default, in ``env`` below and
+documented in ``.env.example``. The defaults serve a laptop (SQLite, a filesystem Celery broker under ``var/``);
+``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
+"""
+
+import base64
+import hashlib
+import warnings
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from sync.durations import parse_duration
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env(
+    DEBUG=(bool, True),
+    SECRET_KEY=(str, ""),
+    ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]"]),
+    CSRF_TRUSTED_ORIGINS=(list, []),
+    VAR_DIR=(str, str(BASE_DIR / "var")),
+    DATABASE_URL=(str, ""),
+    CONN_MAX_AGE=(int, 0),
+    REDIS_URL=(str, ""),
+    FIELD_ENCRYPTION_KEY=(list, []),
+    LOG_LEVEL=(str, "INFO"),
+    TIME_ZONE=(str, "UTC"),
+    SYNC_INTERVAL=(str, "1h"),
+    SYNC_LEASE_TIMEOUT=(str, "10m"),
+    EXTRA_ALLOWED_API_HOSTS=(list, []),
+    MERAKI_RATE_LIMIT_PER_SECOND=(float, 5.0),
+    MERAKI_RATE_LIMIT_BURST=(int, 1),
+    MERAKI_TIMEOUT=(float, 30.0),
+    MERAKI_MAX_ATTEMPTS=(int, 5),
+    MERAKI_MAX_RATE_LIMIT_RETRIES=(int, 10),
+    MERAKI_MAX_RETRY_AFTER=(float, 60.0),
+    MERAKI_MAX_PAGES=(int, 1000),
+)
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env("DEBUG")
+VAR_DIR = Path(env("VAR_DIR"))
+
+# --- secrets -------------------------------------------------------------------------------------------------
+_DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-meraki-incidents"  # noqa: S105 (dev default)
+SECRET_KEY = env("SECRET_KEY") or (_DEVELOPMENT_SECRET_KEY if DEBUG else "")
+
+
+def _development_field_key(secret_key: str) -> str:
+    digest = hashlib.sha256(f"meraki-incidents field encryption:{secret_key}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+# Newest key first: it encrypts; every listed key decrypts (MultiFernet), which is how keys are rotated.
+FIELD_ENCRYPTION_KEYS = [key.strip() for key in env("FIELD_ENCRYPTION_KEY") if key.strip()]
+if not FIELD_ENCRYPTION_KEYS and DEBUG:
+    warnings.warn(
+        "FIELD_ENCRYPTION_KEY is not set: secrets are encrypted with a key derived from SECRET_KEY "
+        "(development mode only; production refuses to start without FIELD_ENCRYPTION_KEY).",
+        RuntimeWarning,
+        stacklevel=1,
+    )
+    FIELD_ENCRYPTION_KEYS = [_development_field_key(SECRET_KEY)]
+
+ALLOWED_HOSTS = env("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
+
+if not DEBUG:
+    _missing = [
+        name
+        for name, value in (
+            ("SECRET_KEY", SECRET_KEY),
+            ("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEYS),
+            ("ALLOWED_HOSTS", env.str("ALLOWED_HOSTS", default="")),
+        )
+        if not value
+    ]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"Production settings (DEBUG=false) need these environment variables: {', '.join(_missing)}"
+        )
+
+# --- Django --------------------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "sync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "meraki_incidents.urls"
+WSGI_APPLICATION = "meraki_incidents.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ------------------------------------------------------------------------------------------------
+if env("DATABASE_URL"):
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}}
+DATABASES["default"]["CONN_MAX_AGE"] = env("CONN_MAX_AGE")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write at once: WAL lets readers run beside a writer, IMMEDIATE takes the
+    # write lock up front and the busy timeout waits for it instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL")},
+}
+
+# --- sync engine ---------------------------------------------------------------------------------------------
+SYNC_INTERVAL = parse_duration(env("SYNC_INTERVAL"))
+# A worker killed mid-run blocks its organization for at most this long; a live run renews it every page.
+SYNC_LEASE_TIMEOUT = parse_duration(env("SYNC_LEASE_TIMEOUT"))
+EXTRA_ALLOWED_API_HOSTS = [host.strip().lower() for host in env("EXTRA_ALLOWED_API_HOSTS") if host.strip()]
+MERAKI_RATE_LIMIT_PER_SECOND = env("MERAKI_RATE_LIMIT_PER_SECOND")
+MERAKI_RATE_LIMIT_BURST = env("MERAKI_RATE_LIMIT_BURST")
+MERAKI_TIMEOUT = env("MERAKI_TIMEOUT")
+MERAKI_MAX_ATTEMPTS = env("MERAKI_MAX_ATTEMPTS")
+MERAKI_MAX_RATE_LIMIT_RETRIES = env("MERAKI_MAX_RATE_LIMIT_RETRIES")
+MERAKI_MAX_RETRY_AFTER = env("MERAKI_MAX_RETRY_AFTER")
+MERAKI_MAX_PAGES = env("MERAKI_MAX_PAGES")
+
+# --- Celery (read by meraki_incidents/celery.py with the CELERY_ namespace; tests assert they apply) -----------
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    # Redis re-delivers an unacknowledged (acks_late) task after this; it must exceed the task time limit.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+else:
+    _broker_dir = VAR_DIR / "broker"
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True  # results live in SyncRun rows, not in a result backend
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_TIME_LIMIT = 3600
+CELERY_TASK_SOFT_TIME_LIMIT = 3300
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-syncs": {"task": "sync.tasks.dispatch_syncs", "schedule": SYNC_INTERVAL.total_seconds()},
+}
