@@ -343,7 +343,7 @@ def _mac(event: dict, key: str, problems: list[str]) -> str:
     if _is_absent(value):
         return ""
     if isinstance(value, str) and _MAC.fullmatch(value):
-        return value.replace("-", ":")
+        return value.lower().replace("-", ":")
     problems.append(f"invalid {key} {_describe(value)}")
     return ""
 
