@@ -77,6 +77,17 @@ def test_request_asks_for_the_window_ascending_1000_per_page(organization, merak
     assert meraki.requests[0].headers["Authorization"] == f"Bearer {TEST_API_KEY}"
 
 
+def test_pages_are_stored_as_they_arrive_not_collected_first(organization, meraki):
+    """Memory must not grow with the number of events: page 1 is in the database before page 2 is asked for."""
+    meraki.events = ids_events(NOW - timedelta(minutes=50), 30, step=timedelta(minutes=1))
+    stored_before_request = {}
+    meraki.on_request = lambda number: stored_before_request.setdefault(number, stored(organization))
+
+    sync(organization_id=organization.pk, now=NOW)
+
+    assert stored_before_request == {1: 0, 2: 10, 3: 20}
+
+
 def test_overlapping_windows_store_each_event_once(organization, meraki):
     meraki.events = ids_events(NOW - timedelta(minutes=39), 20, step=timedelta(minutes=2))
     sync(organization_id=organization.pk, now=NOW)
