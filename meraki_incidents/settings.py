@@ -13,6 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from sync.crypto import fernet_keys
 from sync.durations import parse_duration
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -66,6 +67,8 @@ if not FIELD_ENCRYPTION_KEYS and DEBUG:
         stacklevel=1,
     )
     FIELD_ENCRYPTION_KEYS = [_development_field_key(SECRET_KEY)]
+
+fernet_keys(tuple(FIELD_ENCRYPTION_KEYS))  # refuse to start with a malformed key
 
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")

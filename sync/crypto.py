@@ -15,17 +15,25 @@ class SecretDecryptionError(Exception):
     """A stored secret does not decrypt with any configured key."""
 
 
+def fernet_keys(keys: tuple[str, ...]) -> list[Fernet]:
+    """The configured keys as Fernet objects; ImproperlyConfigured (saying how to make one) when one is invalid.
+
+    Settings call this at start-up, so production refuses to start with a bad key instead of failing later.
+    """
+    try:
+        return [Fernet(key) for key in keys]
+    except ValueError:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY holds a value that is not a Fernet key (32 url-safe base64-encoded bytes; "
+            'make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+        ) from None
+
+
 @lru_cache(maxsize=4)
 def _multi_fernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is not set")
-    try:
-        return MultiFernet([Fernet(key) for key in keys])
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEY holds a value that is not a Fernet key (32 url-safe base64-encoded bytes; "
-            'make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
-        ) from exc
+    return MultiFernet(fernet_keys(keys))
 
 
 def _fernet() -> MultiFernet:

@@ -6,6 +6,13 @@ from django.db import models
 from sync.crypto import Secret
 
 
+class SecretFormField(forms.CharField):
+    """Write-only: the stored value is never the initial data, so only a typed value counts as a change."""
+
+    def has_changed(self, initial, data):
+        return not self.disabled and bool(self.to_python(data))
+
+
 class EncryptedSecretField(models.TextField):
     """Holds a secret encrypted at rest.
 
@@ -33,7 +40,7 @@ class EncryptedSecretField(models.TextField):
         return value.ciphertext if isinstance(value, Secret) else ""
 
     def formfield(self, **kwargs):
-        return forms.CharField(
+        return SecretFormField(
             required=False,
             strip=True,
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.utils import timezone
 
 from sync.clients.errors import ApiError
@@ -178,6 +178,7 @@ def sync_organization(
                 run.malformed += result.malformed
                 run.rate_limited = client.rate_limited
                 run.save(update_fields=["pages", "fetched", "created", "duplicates", "malformed", "rate_limited"])
+                reset_queries()  # with DEBUG on, Django keeps every query's SQL: a long run would pile them up
                 if not renew_sync_lease(
                     organization_id=organization.pk, owner=owner, now=timezone.now(), timeout=lease_timeout
                 ):

@@ -128,10 +128,11 @@ def fingerprint(raw: object) -> str:
     Keys are sorted, so key order does not matter; any value change gives another fingerprint. It is taken
     before NUL characters or NaN are made storable, so it does not depend on those repairs.
     """
-    digest = hashlib.sha256()
-    for chunk in _canonical_json(raw):
-        digest.update(chunk.encode("ascii"))
-    return digest.hexdigest()
+    try:
+        text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    except (RecursionError, TypeError, ValueError):  # too deep, or not JSON: the slower writer that copes
+        text = "".join(_canonical_json(raw))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 class _Text(str):

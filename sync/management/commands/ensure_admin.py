@@ -21,10 +21,12 @@ class Command(BaseCommand):
             user_model.objects.create_superuser(username=username, email="", password=password)
             password_file.parent.mkdir(parents=True, exist_ok=True)
             password_file.touch(mode=0o600)
+            password_file.chmod(0o600)  # touch() keeps the mode of a file left by an earlier database
             password_file.write_text(password + "\n")
             self.stdout.write(f"Created admin user: {username} / {password}  (also in {password_file})")
-        elif password_file.is_file():
-            password = password_file.read_text().strip()
+        elif password_file.is_file() and user_model.objects.get(username=username).check_password(
+            password := password_file.read_text().strip()
+        ):
             self.stdout.write(f"Admin user: {username} / {password}  (from {password_file})")
         else:
             self.stdout.write(f"Admin user {username} exists; its password was set elsewhere.")

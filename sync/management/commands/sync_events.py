@@ -38,6 +38,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, org_ids, since, **options):
+        # call_command(since="2h", org_ids="123") skips argparse's conversion: accept the plain strings too.
+        since = parse_since(since) if isinstance(since, str) else since
+        org_ids = [org_ids] if isinstance(org_ids, str) else org_ids
         organizations = Organization.objects.order_by("name")
         if org_ids:
             organizations = organizations.filter(meraki_org_id__in=org_ids)
