@@ -146,7 +146,8 @@ def sync_organization(
     Failures the operator can act on (bad key, no access, Meraki down, bad pagination) end the run as failed
     with a clear message on the run and the organization; they are not raised.
     """
-    now = now or timezone.now()
+    # Whole seconds: Meraki takes t0/t1 to the second, so the cursor must not claim a sub-second sliver.
+    now = (now or timezone.now()).replace(microsecond=0)
     organization = Organization.objects.get(pk=organization_id)
     owner = uuid.uuid4().hex
     lease_timeout = settings.SYNC_LEASE_TIMEOUT
