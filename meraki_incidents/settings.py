@@ -40,6 +40,9 @@ env = environ.Env(
     MERAKI_MAX_RATE_LIMIT_RETRIES=(int, 10),
     MERAKI_MAX_RETRY_AFTER=(float, 60.0),
     MERAKI_MAX_PAGES=(int, 1000),
+    SIMULATOR_ENABLED=(bool, False),
+    SIMULATOR_MERAKI_ERROR_RATE=(float, 0.0),
+    SIMULATOR_LATENCY=(float, 0.0),
 )
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
@@ -97,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "sync",
+    "sync.simulator",
 ]
 
 MIDDLEWARE = [
@@ -227,3 +231,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-syncs": {"task": "sync.tasks.dispatch_syncs", "schedule": SYNC_INTERVAL.total_seconds()},
 }
+
+# --- built-in simulator of the cloud APIs (demo and end-to-end tests; never mounted when disabled) ------------
+SIMULATOR_ENABLED = env("SIMULATOR_ENABLED")
+# Share of Meraki requests answered with HTTP 500, and seconds added to every simulated answer (demo realism).
+SIMULATOR_MERAKI_ERROR_RATE = env("SIMULATOR_MERAKI_ERROR_RATE")
+SIMULATOR_LATENCY = env("SIMULATOR_LATENCY")
