@@ -6,19 +6,39 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from sync.models import Organization, SecurityEvent, SyncRun
+from sync.crypto import Secret
+from sync.fields import SecretFormField
+from sync.models import Organization, SecurityEvent, SyncRun, ThreatResponseAccount, WebexRoom
 from sync.services.organizations import check_meraki_connection
 from sync.tasks import sync_organization
 
 
-class OrganizationAdminForm(forms.ModelForm):
+class WriteOnlySecretsForm(forms.ModelForm):
+    """Secret fields are never rendered back, so a blank one means "keep the stored secret"."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, field in self.fields.items():
+            if isinstance(field, SecretFormField) and not cleaned.get(name):
+                cleaned[name] = getattr(self.instance, name)
+        return cleaned
+
+
+def secret_status(secret: Secret | None) -> str:
+    """What a page may say about a stored secret: whether it is set and its last four characters."""
+    if not secret:
+        return "not set"
+    last4 = secret.last4
+    return f"set, ending in …{last4}" if last4 else "set, but it does not decrypt: enter it again"
+
+
+class OrganizationAdminForm(WriteOnlySecretsForm):
     class Meta:
         model = Organization
-        fields = ("name", "meraki_org_id", "meraki_base_url", "enabled", "api_key", "initial_lookback", "overlap")
-
-    def clean_api_key(self):
-        """A blank key keeps the stored one: the form never shows it, so blank means "unchanged"."""
-        return self.cleaned_data.get("api_key") or self.instance.api_key
+        fields = (
+            "name", "meraki_org_id", "meraki_base_url", "enabled", "api_key", "initial_lookback", "overlap",
+            "threat_response_account", "webex_room",
+        )  # fmt: skip
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -54,6 +74,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "meraki_org_id", "meraki_base_url", "enabled")}),
         ("API key", {"fields": ("api_key_status", "api_key")}),
         ("Sync window", {"fields": ("initial_lookback", "overlap", "sync_cursor")}),
+        ("Promotion", {"fields": ("threat_response_account", "webex_room")}),
         (
             "Last sync",
             {"fields": ("last_sync_status", "last_sync_at", "last_sync_error", "lease_expires_at")},
@@ -64,10 +85,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     @admin.display(description="API key")
     def api_key_status(self, organization: Organization) -> str:
-        if not organization.api_key:
-            return "not set"
-        last4 = organization.api_key.last4
-        return f"set, ending in …{last4}" if last4 else "set, but it does not decrypt: enter it again"
+        return secret_status(organization.api_key)
 
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset):
@@ -113,3 +131,31 @@ class SecurityEventAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True, description="parse error")
     def has_error(self, event: SecurityEvent) -> bool:
         return bool(event.parse_error)
+
+
+@admin.register(ThreatResponseAccount)
+class ThreatResponseAccountAdmin(admin.ModelAdmin):
+    form = forms.modelform_factory(
+        ThreatResponseAccount,
+        form=WriteOnlySecretsForm,
+        fields=("name", "region", "client_id", "client_secret", "token_url", "intel_url"),
+    )
+    list_display = ("name", "region", "client_id", "client_secret_status")
+    readonly_fields = ("client_secret_status",)
+
+    @admin.display(description="client secret")
+    def client_secret_status(self, account: ThreatResponseAccount) -> str:
+        return secret_status(account.client_secret)
+
+
+@admin.register(WebexRoom)
+class WebexRoomAdmin(admin.ModelAdmin):
+    form = forms.modelform_factory(
+        WebexRoom, form=WriteOnlySecretsForm, fields=("name", "room_title", "bot_token", "base_url")
+    )
+    list_display = ("name", "room_title", "room_id", "bot_token_status")
+    readonly_fields = ("room_id", "bot_token_status")
+
+    @admin.display(description="bot token")
+    def bot_token_status(self, room: WebexRoom) -> str:
+        return secret_status(room.bot_token)

@@ -5,22 +5,101 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.deconstruct import deconstructible
 
 from sync.clients.errors import ForbiddenHostError
-from sync.clients.hosts import check_url_allowed
+from sync.clients.hosts import MERAKI_API_DOMAINS, THREAT_RESPONSE_DOMAINS, WEBEX_DOMAINS, check_url_allowed
 from sync.fields import EncryptedSecretField
 
 DEFAULT_MERAKI_BASE_URL = "https://api.meraki.com/api/v1"
 
 
-def validate_meraki_base_url(value: str) -> None:
-    try:
-        check_url_allowed(value, extra_hosts=settings.EXTRA_ALLOWED_API_HOSTS)
-    except ForbiddenHostError as exc:
-        raise ValidationError(str(exc)) from None
-    if not urlsplit(value).path.rstrip("/").endswith("/api/v1"):
-        raise ValidationError("The Meraki base URL must end with /api/v1, e.g. https://api.meraki.com/api/v1")
+@deconstructible
+class AllowedUrlValidator:
+    """Validates an API base URL against a service's hosts plus EXTRA_ALLOWED_API_HOSTS: keys go nowhere else."""
+
+    def __init__(self, *, domains: tuple[str, ...], service: str, path_suffix: str = ""):
+        self.domains, self.service, self.path_suffix = domains, service, path_suffix
+
+    def __call__(self, value: str) -> None:
+        try:
+            check_url_allowed(
+                value, extra_hosts=settings.EXTRA_ALLOWED_API_HOSTS, domains=self.domains, service=self.service
+            )
+        except ForbiddenHostError as exc:
+            raise ValidationError(str(exc)) from None
+        if self.path_suffix and not urlsplit(value).path.rstrip("/").endswith(self.path_suffix):
+            raise ValidationError(f"The {self.service} URL must end with {self.path_suffix}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AllowedUrlValidator) and vars(self) == vars(other)
+
+
+validate_meraki_base_url = AllowedUrlValidator(domains=MERAKI_API_DOMAINS, service="Meraki API", path_suffix="/api/v1")
+
+
+class ThreatResponseAccount(models.Model):
+    """Credentials of a Threat Response (XDR) API client: where promoted events become incidents."""
+
+    class Region(models.TextChoices):
+        US = "us", "US (visibility.amp.cisco.com)"
+        EU = "eu", "EU (visibility.eu.amp.cisco.com)"
+        APJC = "apjc", "APJC (visibility.apjc.amp.cisco.com)"
+
+    name = models.CharField(max_length=200, unique=True)
+    region = models.CharField(max_length=8, choices=Region.choices, default=Region.US)
+    client_id = models.CharField(max_length=255)
+    client_secret = EncryptedSecretField(
+        blank=True, null=True, help_text="Stored encrypted; never shown again. Leave blank to keep the current one."
+    )
+    token_url = models.CharField(
+        max_length=255,
+        blank=True,
+        validators=[AllowedUrlValidator(domains=THREAT_RESPONSE_DOMAINS, service="Threat Response")],
+        help_text="The whole token endpoint; empty: the region's https://visibility…/iroh/oauth2/token.",
+    )
+    intel_url = models.CharField(
+        max_length=255,
+        blank=True,
+        validators=[AllowedUrlValidator(domains=THREAT_RESPONSE_DOMAINS, service="Threat Response")],
+        help_text="The private intelligence base to which /ctia/... is appended; empty: the region's.",
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def _infix(self) -> str:
+        return "" if self.region == self.Region.US else f".{self.region}"
+
+    @property
+    def effective_token_url(self) -> str:
+        return self.token_url or f"https://visibility{self._infix}.amp.cisco.com/iroh/oauth2/token"
+
+    @property
+    def effective_intel_url(self) -> str:
+        return (self.intel_url or f"https://private.intel{self._infix}.amp.cisco.com").rstrip("/")
+
+
+class WebexRoom(models.Model):
+    """A Webex room alerts are posted to by a bot; the room id is looked up once by title and cached."""
+
+    name = models.CharField(max_length=200, unique=True)
+    bot_token = EncryptedSecretField(
+        blank=True, null=True, help_text="The bot's access token; stored encrypted, never shown again."
+    )
+    room_title = models.CharField(max_length=255, help_text="Exact title of the room the bot was invited to.")
+    room_id = models.CharField(max_length=255, blank=True, help_text="Found by title on first use.")
+    base_url = models.CharField(
+        max_length=255,
+        default="https://webexapis.com/v1",
+        validators=[AllowedUrlValidator(domains=WEBEX_DOMAINS, service="Webex API")],
+    )
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class SyncStatus(models.TextChoices):
@@ -29,6 +108,15 @@ class SyncStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+
+
+class NotificationMode(models.TextChoices):
+    PER_EVENT = "per_event", "One message per event"
+    DIGEST = "digest", "One digest per sync"
+    AUTO = "auto", "Per event, digest when many"
+
+
+AUTO_DIGEST_THRESHOLD = 5
 
 
 class Organization(models.Model):
@@ -50,6 +138,37 @@ class Organization(models.Model):
         help_text="Stored encrypted; never shown again. Leave blank to keep the current key.",
     )
     enabled = models.BooleanField(default=True, help_text="Disabled organizations are not synced on schedule.")
+    threat_response_account = models.ForeignKey(
+        ThreatResponseAccount,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="organizations",
+        help_text="Where promoted events become incidents; empty: promotion is off.",
+    )
+    webex_room = models.ForeignKey(
+        WebexRoom,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="organizations",
+        help_text="Where alerts are posted; empty: notification is off.",
+    )
+    promote_malware = models.BooleanField(
+        default=True, help_text="Promote File Scanned events with disposition Malicious, and Malware Downloaded."
+    )
+    promote_ids = models.BooleanField(default=True, help_text="Promote IDS Alerts at or above the priority below.")
+    ids_priority_threshold = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(4)],
+        help_text="Promote IDS Alerts with priority ≤ this (1 is the most severe).",
+    )
+    notification_mode = models.CharField(
+        max_length=16,
+        choices=NotificationMode.choices,
+        default=NotificationMode.AUTO,
+        help_text=f"auto: one message per event up to {AUTO_DIGEST_THRESHOLD} in a run, one digest beyond.",
+    )
     initial_lookback = models.DurationField(
         default=timedelta(hours=1),
         help_text="How far back the first sync reaches (e.g. 1:00:00 for one hour).",
@@ -91,6 +210,20 @@ class Organization(models.Model):
         return bool(self.api_key)
 
 
+class PromotionStatus(models.TextChoices):
+    NOT_ELIGIBLE = "not_eligible", "Not eligible"
+    PENDING = "pending", "Pending"
+    PROMOTED = "promoted", "Promoted"
+    FAILED = "failed", "Failed"
+
+
+class NotificationStatus(models.TextChoices):
+    NOT_ELIGIBLE = "not_eligible", "Not eligible"
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
 class SecurityEvent(models.Model):
     """One Meraki MX security event, stored once per organization (deduplicated by its fingerprint)."""
 
@@ -124,6 +257,22 @@ class SecurityEvent(models.Model):
     signature = models.CharField(max_length=255, blank=True, db_index=True)
     rule_id = models.CharField(max_length=255, blank=True)
     parse_error = models.TextField(blank=True, help_text="What could not be parsed; empty when the event was fine.")
+    promotion_status = models.CharField(
+        max_length=16, choices=PromotionStatus.choices, default=PromotionStatus.NOT_ELIGIBLE, db_index=True
+    )
+    promotion_error = models.TextField(blank=True)
+    promotion_attempts = models.PositiveIntegerField(default=0)
+    promotion_attempted_at = models.DateTimeField(null=True, blank=True)
+    ctia_sighting_id = models.CharField(max_length=255, blank=True)
+    ctia_relationship_id = models.CharField(max_length=255, blank=True)
+    incident = models.ForeignKey("Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    notification_status = models.CharField(
+        max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.NOT_ELIGIBLE, db_index=True
+    )
+    notification_error = models.TextField(blank=True)
+    notification_attempts = models.PositiveIntegerField(default=0)
+    notification_attempted_at = models.DateTimeField(null=True, blank=True)
+    webex_message_id = models.CharField(max_length=255, blank=True)
     first_seen_run = models.ForeignKey(
         "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="new_events"
     )
@@ -135,6 +284,8 @@ class SecurityEvent(models.Model):
             models.UniqueConstraint(fields=["organization", "fingerprint"], name="securityevent_unique_fingerprint"),
         ]
         indexes = [
+            models.Index(fields=["organization", "promotion_status"], name="securityevent_org_promotion"),
+            models.Index(fields=["organization", "notification_status"], name="securityevent_org_notification"),
             models.Index(fields=["organization", "-ts"], name="securityevent_org_ts"),
             models.Index(fields=["-ts", "-id"], name="securityevent_ts_id"),
         ]
@@ -182,3 +333,56 @@ class SyncRun(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return self.finished_at - self.started_at if self.finished_at else None
+
+
+class Incident(models.Model):
+    """A Threat Response incident this product created (or found existing) for a promoted event."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="incidents")
+    ctia_id = models.CharField("Threat Response incident id", max_length=255, unique=True)
+    external_id = models.CharField(max_length=128, db_index=True)
+    title = models.CharField(max_length=1024)
+    severity = models.CharField(max_length=16)
+    status = models.CharField(max_length=32)
+    console_url = models.CharField(max_length=2048, blank=True, help_text="Opens the incident in the XDR console.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PromotionAttempt(models.Model):
+    """One try at promoting or notifying one event: the history an analyst reads when something failed."""
+
+    class Kind(models.TextChoices):
+        PROMOTION = "promotion", "Threat Response"
+        NOTIFICATION = "notification", "Webex"
+
+    class Trigger(models.TextChoices):
+        SYNC = "sync", "After a sync"
+        SCHEDULE = "schedule", "Schedule"
+        ANALYST = "analyst", "Analyst re-push"
+        COMMAND = "command", "Command line"
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        RETRY = "retry", "Failed, will retry"
+        FAILED = "failed", "Failed"
+
+    event = models.ForeignKey(SecurityEvent, on_delete=models.CASCADE, related_name="attempts")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["event", "-created_at"], name="attempt_event_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outcome} for event {self.event_id}"

@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 from sync.clients.errors import ForbiddenHostError
 
 MERAKI_API_DOMAINS = ("meraki.com", "meraki.ca", "meraki.cn", "meraki.in", "gov-meraki.com")
+# visibility{.eu|.apjc}.amp.cisco.com (token) and private.intel{.eu|.apjc}.amp.cisco.com (CTIA)
+THREAT_RESPONSE_DOMAINS = ("amp.cisco.com",)
+WEBEX_DOMAINS = ("webexapis.com",)
 
 # Hostnames are ASCII letters, digits, dots, hyphens (and colons for IPv6 literals). Anything else
 # (backslashes, spaces, percent-escapes) is where URL parsers disagree, so it is refused outright.
@@ -37,10 +40,17 @@ def is_allowed_host(host: str, *, extra_hosts: Iterable[str] = ()) -> bool:
     return _in_domains(host, (*MERAKI_API_DOMAINS, *_normalized(extra_hosts)))
 
 
-def check_url_allowed(url: str, *, extra_hosts: Iterable[str] = ()) -> None:
+def check_url_allowed(
+    url: str,
+    *,
+    extra_hosts: Iterable[str] = (),
+    domains: Iterable[str] = MERAKI_API_DOMAINS,
+    service: str = "Meraki API",
+) -> None:
     """Raise ForbiddenHostError unless a credential may be sent to `url`.
 
-    Meraki domains always need https, even when also listed in `extra_hosts`. Plain http is accepted
+    `domains` are the service's own (Meraki's by default; Threat Response and Webex pass theirs). They
+    always need https, even when also listed in `extra_hosts`. Plain http is accepted
     only for the other extra hosts, which exist for the local simulator and tests. User credentials in
     the URL are refused: they hide the real host from a reader (`https://api.meraki.com@evil.example/`)
     and would be a second place for a secret to leak.
@@ -55,12 +65,13 @@ def check_url_allowed(url: str, *, extra_hosts: Iterable[str] = ()) -> None:
         raise ForbiddenHostError("refused a URL that is not an absolute http(s) URL")
     if "@" in parts.netloc:
         raise ForbiddenHostError(f"refused a URL with user credentials in it (host {host})")
-    if _in_domains(host, MERAKI_API_DOMAINS):
+    domains = tuple(domains)
+    if _in_domains(host, domains):
         if scheme != "https":
-            raise ForbiddenHostError(f"refused http://{host}: Meraki API hosts must be reached over https")
+            raise ForbiddenHostError(f"refused http://{host}: {service} hosts must be reached over https")
         return
     if not _in_domains(host, _normalized(extra_hosts)):
         raise ForbiddenHostError(
-            f"refused host {host}: not a Meraki API host ({', '.join(MERAKI_API_DOMAINS)} or a subdomain)"
+            f"refused host {host}: not a {service} host ({', '.join(domains)} or a subdomain)"
             " nor a configured extra host"
         )

@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from sync.clients.errors import ApiError
 from sync.clients.meraki import MerakiClient
-from sync.models import Organization, SecurityEvent, SyncRun
+from sync.models import NotificationStatus, Organization, PromotionStatus, SecurityEvent, SyncRun
 from sync.services.leases import acquire_sync_lease, release_sync_lease, renew_sync_lease
 from sync.services.normalize import NormalizedEvent, normalize_event
 from sync.services.organizations import OrganizationConfigError, build_meraki_client
+from sync.services.rules import is_eligible
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,11 @@ def _chunks(items: Iterable[NormalizedEvent], size: int) -> Iterator[list[Normal
 
 
 def _event_row(organization: Organization, run: SyncRun, event: NormalizedEvent) -> SecurityEvent:
+    eligible = is_eligible(event, organization=organization)
     return SecurityEvent(
         organization=organization,
+        promotion_status=PromotionStatus.PENDING if eligible else PromotionStatus.NOT_ELIGIBLE,
+        notification_status=NotificationStatus.PENDING if eligible else NotificationStatus.NOT_ELIGIBLE,
         first_seen_run=run,
         fingerprint=event.fingerprint,
         raw=event.raw,

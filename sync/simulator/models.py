@@ -62,6 +62,9 @@ class SimulatedFault(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.api} {self.kind} x{self.remaining} after {self.skip}"
+
 
 class CtiaEntity(models.Model):
     """An entity the simulated Threat Response (CTIA) stored."""
@@ -87,12 +90,18 @@ class SimulatedThreatResponseClient(models.Model):
     client_secret_sha256 = models.CharField(max_length=64)
     region = models.CharField(max_length=8, default="us")
 
+    def __str__(self) -> str:
+        return self.client_id
+
 
 class SimulatedWebexBot(models.Model):
     """A bot whose access token the simulated Webex API accepts."""
 
     name = models.CharField(max_length=200)
     token_sha256 = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class SimulatedWebexRoom(models.Model):
@@ -118,3 +127,6 @@ class SimulatedWebexMessage(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.message_id

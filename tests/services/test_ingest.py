@@ -8,26 +8,13 @@ from functools import partial
 import pytest
 import responses
 
-from sync.clients.meraki import MerakiClient
 from sync.models import Organization, SecurityEvent, SyncRun
-from sync.ratelimit import LocalRateLimiter
 from sync.services.ingest import MERAKI_MAX_LOOKBACK, sync_organization, sync_window
 from sync.services.leases import acquire_sync_lease
 from tests.factories import TEST_API_KEY, ids_event, ids_events, make_organization
-from tests.fakes import FakeMeraki
+from tests.fakes import FakeMeraki, fast_client
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
-
-
-def fast_client(*, organization: Organization) -> MerakiClient:
-    """The real client, minus the waiting: no sleeps, an unlimited local rate limiter, two attempts."""
-    return MerakiClient(
-        base_url=organization.meraki_base_url,
-        api_key=organization.api_key.reveal(),
-        rate_limiter=LocalRateLimiter(rate_per_second=1e9),
-        max_attempts=2,
-        sleep=lambda seconds: None,
-    )
 
 
 sync = partial(sync_organization, client_factory=fast_client)

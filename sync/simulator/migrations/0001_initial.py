@@ -5,106 +5,142 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CtiaEntity',
+            name="CtiaEntity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entity_type', models.CharField(db_index=True, max_length=32)),
-                ('entity_id', models.CharField(max_length=255, unique=True)),
-                ('external_ids', models.JSONField(default=list)),
-                ('body', models.JSONField()),
-                ('client_id', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("entity_type", models.CharField(db_index=True, max_length=32)),
+                ("entity_id", models.CharField(max_length=255, unique=True)),
+                ("external_ids", models.JSONField(default=list)),
+                ("body", models.JSONField()),
+                ("client_id", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='SimulatedFault',
+            name="SimulatedFault",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('api', models.CharField(choices=[('meraki', 'Meraki'), ('threatresponse', 'Threat Response'), ('webex', 'Webex')], max_length=16)),
-                ('kind', models.CharField(choices=[('server_error', 'HTTP 500'), ('rate_limit', 'HTTP 429 with Retry-After'), ('slow', 'Slow response'), ('redirect', 'Redirect to a shard host (Meraki)'), ('malformed', 'Malformed body (Meraki page)')], max_length=16)),
-                ('org_id', models.CharField(blank=True, help_text='Meraki only: limit to one organization.', max_length=64)),
-                ('skip', models.PositiveIntegerField(default=0, help_text='Matching requests to let through first.')),
-                ('remaining', models.PositiveIntegerField(default=1, help_text='Matching requests to affect.')),
-                ('retry_after', models.PositiveIntegerField(default=1)),
-                ('delay_seconds', models.FloatField(default=0)),
-                ('shard_host', models.CharField(blank=True, help_text='Redirect target host[:port].', max_length=255)),
-                ('fired', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "api",
+                    models.CharField(
+                        choices=[("meraki", "Meraki"), ("threatresponse", "Threat Response"), ("webex", "Webex")],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("server_error", "HTTP 500"),
+                            ("rate_limit", "HTTP 429 with Retry-After"),
+                            ("slow", "Slow response"),
+                            ("redirect", "Redirect to a shard host (Meraki)"),
+                            ("malformed", "Malformed body (Meraki page)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "org_id",
+                    models.CharField(blank=True, help_text="Meraki only: limit to one organization.", max_length=64),
+                ),
+                ("skip", models.PositiveIntegerField(default=0, help_text="Matching requests to let through first.")),
+                ("remaining", models.PositiveIntegerField(default=1, help_text="Matching requests to affect.")),
+                ("retry_after", models.PositiveIntegerField(default=1)),
+                ("delay_seconds", models.FloatField(default=0)),
+                ("shard_host", models.CharField(blank=True, help_text="Redirect target host[:port].", max_length=255)),
+                ("fired", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='SimulatedMerakiOrganization',
+            name="SimulatedMerakiOrganization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('org_id', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('api_key_sha256', models.CharField(help_text='SHA-256 of the API key that may read it.', max_length=64)),
-                ('events_per_hour', models.PositiveIntegerField(default=60)),
-                ('seed', models.BigIntegerField(default=0)),
-                ('requests_served', models.PositiveIntegerField(default=0)),
-                ('pages_served', models.PositiveIntegerField(default=0)),
-                ('events_served', models.PositiveIntegerField(default=0)),
-                ('rate_limited_served', models.PositiveIntegerField(default=0)),
-                ('errors_served', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("org_id", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "api_key_sha256",
+                    models.CharField(help_text="SHA-256 of the API key that may read it.", max_length=64),
+                ),
+                ("events_per_hour", models.PositiveIntegerField(default=60)),
+                ("seed", models.BigIntegerField(default=0)),
+                ("requests_served", models.PositiveIntegerField(default=0)),
+                ("pages_served", models.PositiveIntegerField(default=0)),
+                ("events_served", models.PositiveIntegerField(default=0)),
+                ("rate_limited_served", models.PositiveIntegerField(default=0)),
+                ("errors_served", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='SimulatedThreatResponseClient',
+            name="SimulatedThreatResponseClient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client_id', models.CharField(max_length=255, unique=True)),
-                ('client_secret_sha256', models.CharField(max_length=64)),
-                ('region', models.CharField(default='us', max_length=8)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("client_id", models.CharField(max_length=255, unique=True)),
+                ("client_secret_sha256", models.CharField(max_length=64)),
+                ("region", models.CharField(default="us", max_length=8)),
             ],
         ),
         migrations.CreateModel(
-            name='SimulatedWebexBot',
+            name="SimulatedWebexBot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('token_sha256', models.CharField(max_length=64, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("token_sha256", models.CharField(max_length=64, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='SimulatedWebexRoom',
+            name="SimulatedWebexRoom",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('room_id', models.CharField(max_length=255, unique=True)),
-                ('title', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('members', models.ManyToManyField(related_name='rooms', to='simulator.simulatedwebexbot')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("room_id", models.CharField(max_length=255, unique=True)),
+                ("title", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("members", models.ManyToManyField(related_name="rooms", to="simulator.simulatedwebexbot")),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='SimulatedWebexMessage',
+            name="SimulatedWebexMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(max_length=255, unique=True)),
-                ('text', models.TextField(blank=True)),
-                ('markdown', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('bot', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='simulator.simulatedwebexbot')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='simulator.simulatedwebexroom')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("message_id", models.CharField(max_length=255, unique=True)),
+                ("text", models.TextField(blank=True)),
+                ("markdown", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "bot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="simulator.simulatedwebexbot",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="simulator.simulatedwebexroom",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
     ]
