@@ -23,6 +23,10 @@ class AccessError(ApiError):
     """HTTP 403/404: the key cannot see the organization, or API access is disabled for it."""
 
 
+class NotFoundError(ApiError):
+    """HTTP 404 for a named resource (a Webex room, an API route): it does not exist or the credential cannot see it."""
+
+
 class RateLimitedError(ApiError):
     """HTTP 429 kept coming after every tolerated retry: the shared request budget is exhausted."""
 

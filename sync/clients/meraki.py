@@ -2,14 +2,12 @@
 
 Why not the SDK or urllib3's `Retry`: a sync run must report how many 429s it saw and how long it
 waited, Retry-After must be capped, the rate limit is shared by every worker (Redis), and the API key
-must never follow a redirect or `Link` to a foreign host. One small retry loop (`_fetch_page`) owns all
-of that where it can be read and tested.
+must never follow a redirect or `Link` to a foreign host. `_fetch_page` sends through the shared retry
+loop (`sync.clients.retry`), and `_send` checks every host and reserves a rate-limit slot first.
 """
 
 import logging
-import math
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,16 +16,9 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
 
-from sync.clients.errors import (
-    AccessError,
-    ApiError,
-    AuthError,
-    ForbiddenHostError,
-    PaginationError,
-    RateLimitedError,
-    TransientError,
-)
+from sync.clients.errors import AccessError, ApiError, AuthError, ForbiddenHostError, PaginationError
 from sync.clients.hosts import check_url_allowed
+from sync.clients.retry import MalformedResponse, RetryPolicy, RetryStats, one_line, send_with_retry
 from sync.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -35,7 +26,6 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "meraki-incidents/0.1"
 MAX_REDIRECTS = 5
 _DETAIL_LIMIT = 300
-_TRANSPORT_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 class MerakiClient:
@@ -79,23 +69,37 @@ class MerakiClient:
         self._rate_limiter = rate_limiter
         self._session = session or requests.Session()
         self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.max_rate_limit_retries = max_rate_limit_retries
-        self.max_retry_after = max_retry_after
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.retry_policy = RetryPolicy(
+            max_attempts=max_attempts,
+            max_rate_limit_retries=max_rate_limit_retries,
+            max_retry_after=max_retry_after,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            jitter=random.uniform,  # read when the client is built, so a test can pin the jitter
+        )
+        self.retry_stats = RetryStats()
         self.max_pages = max_pages
         self.per_page = per_page
         self._sleep = sleep
 
         self.requests_sent = 0
         self.pages = 0
-        self.rate_limited = 0
-        self.retries = 0
-        self.slept_for_rate_limit = 0.0
+        self._slept_for_limiter = 0.0
 
     def __repr__(self) -> str:
         return f"<MerakiClient {self.base_url}>"
+
+    @property
+    def rate_limited(self) -> int:
+        return self.retry_stats.rate_limited
+
+    @property
+    def retries(self) -> int:
+        return self.retry_stats.retries
+
+    @property
+    def slept_for_rate_limit(self) -> float:
+        return self._slept_for_limiter + self.retry_stats.slept_for_rate_limit
 
     # Public API
 
@@ -164,48 +168,19 @@ class MerakiClient:
         self, url: str, params: dict[str, Any] | None, *, org_id: str, source: str
     ) -> tuple[list[Any], requests.Response]:
         """GET one page: rate limit, redirects, 429 waits, backoff on transient failures, typed errors."""
-        failures = 0
-        rate_limited_here = 0
-        while True:
-            cause: Exception | None = None
-            status: int | None = None
-            try:
-                response = self._get_following_redirects(url, params, org_id=org_id, source=source)
-            except _TRANSPORT_ERRORS as exc:
-                cause, problem = exc, f"{type(exc).__name__} reaching {_host(url)}"
-            else:
-                status = response.status_code
-                if status == 429:
-                    rate_limited_here += 1
-                    self._wait_after_429(response, org_id=org_id, count=rate_limited_here)
-                    continue
-                if 200 <= status < 300:
-                    events = _json_array(response)
-                    if events is not None:
-                        return events, response
-                    problem = f"malformed response (HTTP {status} body is not a JSON array)"
-                elif status >= 500:
-                    problem = f"HTTP {status}"
-                else:
-                    raise self._client_error(response, org_id=org_id)
-
-            failures += 1
-            if failures >= self.max_attempts:
-                raise TransientError(
-                    f"Meraki API unavailable after {failures} attempts: {problem}", status=status
-                ) from cause
-            delay = self._backoff(failures - 1)
-            logger.warning(
-                "meraki retry org=%s host=%s problem=%s attempt=%d/%d wait=%.2fs",
-                org_id,
-                _host(url),
-                problem,
-                failures,
-                self.max_attempts,
-                delay,
-            )
-            self.retries += 1
-            self._sleep(delay)
+        return send_with_retry(
+            lambda: self._get_following_redirects(url, params, org_id=org_id, source=source),
+            parse=_events_page,
+            reject=lambda response: self._client_error(response, org_id=org_id),
+            policy=self.retry_policy,
+            stats=self.retry_stats,
+            service="Meraki API",
+            host=_host(url),
+            sleep=self._sleep,
+            subject=f" for organization {org_id}",
+            rate_limit_hint="another tool may be using the organization's budget; lower the sync rate",
+            log_context=f"org={org_id}",
+        )
 
     def _get_following_redirects(
         self, url: str, params: dict[str, Any] | None, *, org_id: str, source: str
@@ -239,7 +214,7 @@ class MerakiClient:
             raise ForbiddenHostError(f"did not follow the {source}: {exc.message}; the API key was not sent") from None
         wait = self._rate_limiter.reserve("meraki:" + org_id)
         if wait > 0:
-            self.slept_for_rate_limit += wait
+            self._slept_for_limiter += wait
             self._sleep(wait)
         self.requests_sent += 1
         response = self._session.get(
@@ -255,34 +230,6 @@ class MerakiClient:
         )
         logger.debug("meraki response org=%s host=%s status=%d", org_id, _host(url), response.status_code)
         return response
-
-    def _wait_after_429(self, response: requests.Response, *, org_id: str, count: int) -> None:
-        """Count the 429 and sleep Retry-After (capped), or back off if the header is unusable."""
-        self.rate_limited += 1
-        if count > self.max_rate_limit_retries:
-            raise RateLimitedError(
-                f"Meraki API rate limit still exceeded for organization {org_id} after {count} HTTP 429"
-                " responses: another tool may be using the organization's budget; lower the sync rate",
-                status=429,
-            )
-        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-        delay = self._backoff(count - 1) if retry_after is None else min(retry_after, self.max_retry_after)
-        logger.warning(
-            "meraki rate limited org=%s host=%s retry_after=%s wait=%.2fs (429 #%d)",
-            org_id,
-            _host(response.url),
-            response.headers.get("Retry-After", "-")[:20],
-            delay,
-            count,
-        )
-        self.retries += 1
-        self.slept_for_rate_limit += delay
-        self._sleep(delay)
-
-    def _backoff(self, n: int) -> float:
-        """Exponential backoff with full jitter, floored at base/2 so a retry never fires at once."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(n, 32))
-        return max(self.backoff_base / 2, random.uniform(0, ceiling))  # noqa: S311 -- jitter, not security
 
     def _client_error(self, response: requests.Response, *, org_id: str) -> ApiError:
         """Map a non-retryable answer (4xx, or a 3xx without Location) to a typed error."""
@@ -318,12 +265,14 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _json_array(response: requests.Response) -> list[Any] | None:
+def _events_page(response: requests.Response) -> tuple[list[Any], requests.Response]:
     try:
         body = response.json()
     except ValueError:
-        return None
-    return body if isinstance(body, list) else None
+        body = None
+    if not isinstance(body, list):
+        raise MalformedResponse("body is not a JSON array")
+    return body, response
 
 
 def _error_detail(response: requests.Response) -> str:
@@ -336,17 +285,7 @@ def _error_detail(response: requests.Response) -> str:
         text = "; ".join(str(error) for error in body["errors"])
     else:
         text = response.text[: _DETAIL_LIMIT * 2]
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (int or float); None when absent or unusable (e.g. an HTTP date)."""
-    try:
-        seconds = float(value) if value is not None else math.nan
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return one_line(text, _DETAIL_LIMIT)
 
 
 def _host(url: str) -> str:
