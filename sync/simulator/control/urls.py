@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+"""The simulator's page and its fault-injection endpoint, mounted at /simulator/ (staff only)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from sync.simulator.control import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("control/faults", views.faults, name="faults"),
+]
