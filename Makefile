@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+RUN_ADDRESS ?= 127.0.0.1:8000
 
 .PHONY: install run test lint format migrate clean
 
@@ -16,8 +17,14 @@ install: $(VENV)/.installed
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# The demo: the built-in simulator serves Meraki, Threat Response and Webex; syncs every 2 minutes.
+run: export SIMULATOR_ENABLED ?= true
+run: export EXTRA_ALLOWED_API_HOSTS ?= 127.0.0.1,localhost
+run: export SYNC_INTERVAL ?= 2m
+run: export RUN_ADDRESS := $(RUN_ADDRESS)
 run: migrate
 	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py demo_setup --base-url http://$(RUN_ADDRESS)
 	exec scripts/run-dev
 
 test: install

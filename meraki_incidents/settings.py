@@ -40,6 +40,9 @@ env = environ.Env(
     MERAKI_MAX_RATE_LIMIT_RETRIES=(int, 10),
     MERAKI_MAX_RETRY_AFTER=(float, 60.0),
     MERAKI_MAX_PAGES=(int, 1000),
+    SITE_URL=(str, "http://127.0.0.1:8000"),
+    XDR_INCIDENT_URL_TEMPLATE=(str, "https://xdr.{region}.security.cisco.com/incidents/{incident_id}"),
+    XDR_INVESTIGATE_URL_TEMPLATE=(str, "https://xdr.{region}.security.cisco.com/investigate"),
     SIMULATOR_ENABLED=(bool, False),
     SIMULATOR_MERAKI_ERROR_RATE=(float, 0.0),
     SIMULATOR_LATENCY=(float, 0.0),
@@ -231,6 +234,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-syncs": {"task": "sync.tasks.dispatch_syncs", "schedule": SYNC_INTERVAL.total_seconds()},
 }
+
+# --- promotion --------------------------------------------------------------------------------------------------
+# This product's own address: links in Threat Response (source_uri) and Webex messages point at its event pages.
+SITE_URL = env("SITE_URL").rstrip("/")
+# Console links; {region} is us, eu or apjc, {incident_id} the short id, {ctia_id} the full CTIA id. The
+# investigate link gets ?q=<the event's observables> appended.
+XDR_INCIDENT_URL_TEMPLATE = env("XDR_INCIDENT_URL_TEMPLATE")
+XDR_INVESTIGATE_URL_TEMPLATE = env("XDR_INVESTIGATE_URL_TEMPLATE")
 
 # --- built-in simulator of the cloud APIs (demo and end-to-end tests; never mounted when disabled) ------------
 SIMULATOR_ENABLED = env("SIMULATOR_ENABLED")

@@ -9,7 +9,9 @@ from django.db import transaction
 from sync.crypto import Secret
 from sync.fields import SecretFormField
 from sync.models import Organization, SecurityEvent, SyncRun, ThreatResponseAccount, WebexRoom
-from sync.services.organizations import check_meraki_connection
+from sync.services.accounts import check_threat_response_credentials, send_test_message
+from sync.services.organizations import ConnectionCheck, check_meraki_connection
+from sync.services.repush import repush_events
 from sync.tasks import sync_organization
 
 
@@ -39,6 +41,10 @@ class OrganizationAdminForm(WriteOnlySecretsForm):
             "name", "meraki_org_id", "meraki_base_url", "enabled", "api_key", "initial_lookback", "overlap",
             "threat_response_account", "webex_room",
         )  # fmt: skip
+
+
+def report(model_admin: admin.ModelAdmin, request, check: ConnectionCheck) -> None:
+    model_admin.message_user(request, check.message, messages.SUCCESS if check.ok else messages.ERROR)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -96,8 +102,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     @admin.action(description="Test connection")
     def test_connection(self, request, queryset):
         for organization in queryset:
-            check = check_meraki_connection(organization=organization)
-            self.message_user(request, check.message, messages.SUCCESS if check.ok else messages.ERROR)
+            report(self, request, check_meraki_connection(organization=organization))
 
 
 @admin.register(SyncRun)
@@ -114,19 +119,28 @@ class SyncRunAdmin(ReadOnlyAdmin):
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(ReadOnlyAdmin):
     list_display = (
-        "ts",
-        "organization",
-        "event_type",
-        "priority",
-        "src_ip",
-        "dest_ip",
-        "disposition",
-        "has_error",
-    )
-    list_filter = ("event_type", "priority", "disposition", "blocked", "organization")
+        "ts", "organization", "event_type", "priority", "src_ip", "dest_ip", "disposition", "promotion_status",
+        "notification_status", "has_error",
+    )  # fmt: skip
+    list_filter = (
+        "promotion_status", "notification_status", "event_type", "priority", "disposition", "blocked", "organization",
+    )  # fmt: skip
     list_select_related = ("organization",)
     search_fields = ("src_ip", "dest_ip", "client_mac", "client_name", "file_hash", "signature", "message")
     show_full_result_count = False  # no COUNT(*) over the whole table on every page
+    actions = ("repush",)
+
+    def has_repush_permission(self, request) -> bool:
+        return request.user.has_perm("sync.repush_securityevent")
+
+    @admin.action(description="Re-push to Threat Response and Webex", permissions=("repush",))
+    def repush(self, request, queryset):
+        results = repush_events(event_ids=queryset.values_list("pk", flat=True), user=request.user)
+        for run in results.values():
+            failed = run.promotion.failed + run.notification.failed
+            self.message_user(request, f"Re-push: {run.summary}", messages.ERROR if failed else messages.SUCCESS)
+        if not results:
+            self.message_user(request, "Nothing to re-push: the selected events are not eligible.", messages.WARNING)
 
     @admin.display(boolean=True, description="parse error")
     def has_error(self, event: SecurityEvent) -> bool:
@@ -142,6 +156,12 @@ class ThreatResponseAccountAdmin(admin.ModelAdmin):
     )
     list_display = ("name", "region", "client_id", "client_secret_status")
     readonly_fields = ("client_secret_status",)
+    actions = ("test_credentials",)
+
+    @admin.action(description="Test credentials")
+    def test_credentials(self, request, queryset):
+        for account in queryset:
+            report(self, request, check_threat_response_credentials(account=account))
 
     @admin.display(description="client secret")
     def client_secret_status(self, account: ThreatResponseAccount) -> str:
@@ -155,6 +175,12 @@ class WebexRoomAdmin(admin.ModelAdmin):
     )
     list_display = ("name", "room_title", "room_id", "bot_token_status")
     readonly_fields = ("room_id", "bot_token_status")
+    actions = ("send_test_message",)
+
+    @admin.action(description="Send test message")
+    def send_test_message(self, request, queryset):
+        for room in queryset:
+            report(self, request, send_test_message(room=room))
 
     @admin.display(description="bot token")
     def bot_token_status(self, room: WebexRoom) -> str:

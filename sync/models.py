@@ -186,6 +186,9 @@ class Organization(models.Model):
     # The per-organization sync lock: a lease held by one run, renewed every page, free once it expires.
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The same for promotion and notification, so two runs never import the same events at once.
+    promotion_lease_owner = models.CharField(max_length=64, blank=True)
+    promotion_lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -208,6 +211,11 @@ class Organization(models.Model):
     @property
     def has_api_key(self) -> bool:
         return bool(self.api_key)
+
+    @property
+    def external_id_key(self) -> str:
+        """Names the organization in Threat Response external ids: the same org id on another region differs."""
+        return f"{urlsplit(self.meraki_base_url).hostname}|{self.meraki_org_id}"
 
 
 class PromotionStatus(models.TextChoices):
@@ -283,6 +291,7 @@ class SecurityEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "fingerprint"], name="securityevent_unique_fingerprint"),
         ]
+        permissions = [("repush_securityevent", "Can re-push events to Threat Response and Webex")]
         indexes = [
             models.Index(fields=["organization", "promotion_status"], name="securityevent_org_promotion"),
             models.Index(fields=["organization", "notification_status"], name="securityevent_org_notification"),

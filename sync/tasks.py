@@ -1,10 +1,14 @@
 """Celery tasks: thin, idempotent, taking ids; the services do the work."""
 
-from celery import shared_task
+from functools import partial
 
-from sync.models import Organization, SyncRun
+from celery import shared_task
+from django.db import transaction
+
+from sync.models import Organization, PromotionAttempt, SyncRun
 from sync.services import ingest
 from sync.services.organizations import enabled_organization_ids
+from sync.services.pipeline import promote_and_notify
 
 
 @shared_task(name="sync.tasks.dispatch_syncs")
@@ -18,8 +22,21 @@ def dispatch_syncs() -> dict:
 
 @shared_task(name="sync.tasks.sync_organization")
 def sync_organization(organization_id: int, trigger: str = SyncRun.Trigger.SCHEDULE) -> dict:
+    """Sync one organization, then (after commit) promote and notify what became eligible."""
     try:
         run = ingest.sync_organization(organization_id=organization_id, trigger=trigger)
     except Organization.DoesNotExist:
         return {"organization": organization_id, "status": "deleted"}
+    if run.status != SyncRun.Status.SKIPPED:
+        transaction.on_commit(partial(promote_organization.delay, organization_id))
     return {"organization": organization_id, "run": run.pk, "status": run.status, "created": run.created}
+
+
+@shared_task(name="sync.tasks.promote_organization")
+def promote_organization(organization_id: int, trigger: str = PromotionAttempt.Trigger.SYNC) -> dict:
+    """Promote pending events to Threat Response, then post the Webex alerts."""
+    try:
+        result = promote_and_notify(organization_id=organization_id, trigger=trigger)
+    except Organization.DoesNotExist:
+        return {"organization": organization_id, "status": "deleted"}
+    return {"organization": organization_id, "result": result.summary}

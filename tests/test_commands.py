@@ -296,7 +296,7 @@ def test_sync_events_with_a_failing_organization_exits_non_zero_after_syncing_th
     FakeMeraki(mock_http, org_id=healthy.meraki_org_id, events=recent_events(3))
     out = StringIO()
 
-    with pytest.raises(CommandError, match="1 sync\\(s\\) failed"):
+    with pytest.raises(CommandError, match="1 organization\\(s\\) had a failed sync"):
         call_command("sync_events", stdout=out)
 
     broken_line, healthy_line = summary_for(out.getvalue(), broken), summary_for(out.getvalue(), healthy)

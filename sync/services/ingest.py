@@ -18,7 +18,7 @@ from django.utils import timezone
 from sync.clients.errors import ApiError
 from sync.clients.meraki import MerakiClient
 from sync.models import NotificationStatus, Organization, PromotionStatus, SecurityEvent, SyncRun
-from sync.services.leases import acquire_sync_lease, release_sync_lease, renew_sync_lease
+from sync.services.leases import acquire_lease, release_lease, renew_lease
 from sync.services.normalize import NormalizedEvent, normalize_event
 from sync.services.organizations import OrganizationConfigError, build_meraki_client
 from sync.services.rules import is_eligible
@@ -155,7 +155,7 @@ def sync_organization(
     organization = Organization.objects.get(pk=organization_id)
     owner = uuid.uuid4().hex
     lease_timeout = settings.SYNC_LEASE_TIMEOUT
-    if not acquire_sync_lease(organization_id=organization.pk, owner=owner, now=now, timeout=lease_timeout):
+    if not acquire_lease(organization_id=organization.pk, owner=owner, now=now, timeout=lease_timeout):
         logger.info("sync skipped org=%s: another sync holds the lease", organization.pk)
         return SyncRun.objects.create(
             organization=organization,
@@ -184,7 +184,7 @@ def sync_organization(
                 run.rate_limited = client.rate_limited
                 run.save(update_fields=["pages", "fetched", "created", "duplicates", "malformed", "rate_limited"])
                 reset_queries()  # with DEBUG on, Django keeps every query's SQL: a long run would pile them up
-                if not renew_sync_lease(
+                if not renew_lease(
                     organization_id=organization.pk, owner=owner, now=timezone.now(), timeout=lease_timeout
                 ):
                     raise LeaseLostError("the sync lease expired and another sync took over; nothing committed")
@@ -210,7 +210,7 @@ def sync_organization(
         )  # fmt: skip
         return run
     finally:
-        release_sync_lease(organization_id=organization.pk, owner=owner)
+        release_lease(organization_id=organization.pk, owner=owner)
 
 
 def _start_cursor(*, organization: Organization, owner: str, t0: datetime) -> None:

@@ -1,4 +1,4 @@
-"""The per-organization sync lock, held as a lease in the database.
+"""Per-organization locks, held as leases in the database: one for syncing, one for promotion.
 
 A database row works across every worker on every machine, on SQLite and PostgreSQL alike, with no extra
 service. The lease expires on its own, so a worker killed mid-run blocks its organization for at most the lease
@@ -11,22 +11,31 @@ from django.db.models import Q
 
 from sync.models import Organization
 
+# Which lease: the columns are <lease>lease_owner and <lease>lease_expires_at on Organization.
+SYNC = ""
+PROMOTION = "promotion_"
 
-def acquire_sync_lease(*, organization_id: int, owner: str, now: datetime, timeout: timedelta) -> bool:
+
+def acquire_lease(*, organization_id: int, owner: str, now: datetime, timeout: timedelta, lease: str = SYNC) -> bool:
     """Take the lease if it is free or expired; one conditional UPDATE, so two callers can't both win."""
+    expires = f"{lease}lease_expires_at"
     updated = (
         Organization.objects.filter(pk=organization_id)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
-        .update(lease_owner=owner, lease_expires_at=now + timeout)
+        .filter(Q(**{f"{expires}__isnull": True}) | Q(**{f"{expires}__lte": now}))
+        .update(**{f"{lease}lease_owner": owner, expires: now + timeout})
     )
     return updated == 1
 
 
-def renew_sync_lease(*, organization_id: int, owner: str, now: datetime, timeout: timedelta) -> bool:
+def renew_lease(*, organization_id: int, owner: str, now: datetime, timeout: timedelta, lease: str = SYNC) -> bool:
     """Extend the lease; False when another run has taken it over (ours had expired)."""
-    updated = Organization.objects.filter(pk=organization_id, lease_owner=owner).update(lease_expires_at=now + timeout)
+    updated = Organization.objects.filter(pk=organization_id, **{f"{lease}lease_owner": owner}).update(
+        **{f"{lease}lease_expires_at": now + timeout}
+    )
     return updated == 1
 
 
-def release_sync_lease(*, organization_id: int, owner: str) -> None:
-    Organization.objects.filter(pk=organization_id, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
+def release_lease(*, organization_id: int, owner: str, lease: str = SYNC) -> None:
+    Organization.objects.filter(pk=organization_id, **{f"{lease}lease_owner": owner}).update(
+        **{f"{lease}lease_owner": "", f"{lease}lease_expires_at": None}
+    )

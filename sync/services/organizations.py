@@ -71,6 +71,7 @@ def upsert_organization(
     api_key: str,
     base_url: str = DEFAULT_MERAKI_BASE_URL,
     initial_lookback: timedelta | None = None,
+    **links,
 ) -> tuple[Organization, bool]:
     """Create or update the organization matched on (org id, base URL); returns it and whether it was created."""
     with transaction.atomic():
@@ -86,6 +87,8 @@ def upsert_organization(
         organization.api_key = api_key
         if initial_lookback is not None:
             organization.initial_lookback = initial_lookback
+        for name, value in links.items():  # threat_response_account, webex_room
+            setattr(organization, name, value)
         organization.full_clean()
         organization.save()
     return organization, created

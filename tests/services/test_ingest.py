@@ -10,7 +10,7 @@ import responses
 
 from sync.models import Organization, SecurityEvent, SyncRun
 from sync.services.ingest import MERAKI_MAX_LOOKBACK, sync_organization, sync_window
-from sync.services.leases import acquire_sync_lease
+from sync.services.leases import acquire_lease
 from tests.factories import TEST_API_KEY, ids_event, ids_events, make_organization
 from tests.fakes import FakeMeraki, fast_client
 
@@ -228,7 +228,7 @@ def test_organization_without_a_key_fails_with_a_clear_message(db):
 
 
 def test_sync_while_another_holds_the_lease_is_recorded_as_skipped(organization, meraki):
-    assert acquire_sync_lease(organization_id=organization.pk, owner="other", now=NOW, timeout=timedelta(minutes=10))
+    assert acquire_lease(organization_id=organization.pk, owner="other", now=NOW, timeout=timedelta(minutes=10))
 
     run = sync(organization_id=organization.pk, now=NOW + timedelta(minutes=1))
 
@@ -239,7 +239,7 @@ def test_sync_while_another_holds_the_lease_is_recorded_as_skipped(organization,
 
 
 def test_killed_workers_lease_expires_and_its_run_is_closed(organization, meraki):
-    acquire_sync_lease(organization_id=organization.pk, owner="dead", now=NOW, timeout=timedelta(minutes=10))
+    acquire_lease(organization_id=organization.pk, owner="dead", now=NOW, timeout=timedelta(minutes=10))
     abandoned = SyncRun.objects.create(organization=organization, started_at=NOW)
 
     run = sync(organization_id=organization.pk, now=NOW + timedelta(minutes=11))

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from sync.durations import parse_duration
-from sync.models import Organization, SyncRun
+from sync.models import Organization, PromotionAttempt, SyncRun
 from sync.services.ingest import sync_organization
+from sync.services.pipeline import promote_and_notify
 
 
 def parse_since(value: str) -> datetime | timedelta:
@@ -36,8 +37,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--since", type=parse_since, help="Start of the window: a duration (2h, 7d) or an ISO-8601 time."
         )
+        parser.add_argument(
+            "--no-promote", action="store_true", help="Only sync: no promotion to Threat Response, no Webex alerts."
+        )
 
-    def handle(self, *args, org_ids, since, **options):
+    def handle(self, *args, org_ids, since, no_promote=False, **options):
         # call_command(since="2h", org_ids="123") skips argparse's conversion: accept the plain strings too.
         since = parse_since(since) if isinstance(since, str) else since
         org_ids = [org_ids] if isinstance(org_ids, str) else org_ids
@@ -52,10 +56,16 @@ class Command(BaseCommand):
         failed = 0
         for organization in organizations:
             run = sync_organization(organization_id=organization.pk, trigger=SyncRun.Trigger.COMMAND, since=since)
+            line = summary_line(organization, run)
             failed += run.status == SyncRun.Status.FAILED
-            self.stdout.write(summary_line(organization, run))
+            promotes = organization.threat_response_account_id or organization.webex_room_id
+            if promotes and not no_promote and run.status != SyncRun.Status.SKIPPED:
+                result = promote_and_notify(organization_id=organization.pk, trigger=PromotionAttempt.Trigger.COMMAND)
+                failed += result.promotion.failed + result.notification.failed > 0
+                line = f"{line}; {result.summary}"
+            self.stdout.write(line)
         if failed:
-            raise CommandError(f"{failed} sync(s) failed")
+            raise CommandError(f"{failed} organization(s) had a failed sync, promotion or notification")
 
 
 def summary_line(organization: Organization, run: SyncRun) -> str:
