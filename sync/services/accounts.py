@@ -23,21 +23,24 @@ def _reveal(secret: Secret | None, *, what: str) -> str:
         raise OrganizationConfigError(str(exc)) from None
 
 
-def build_threat_response_client(*, account: ThreatResponseAccount) -> ThreatResponseClient:
+def build_threat_response_client(*, account: ThreatResponseAccount, **options) -> ThreatResponseClient:
+    """The client for this account; `options` reach the client (tests pass a sleep that does not wait)."""
     return ThreatResponseClient(
         token_url=account.effective_token_url,
         intel_url=account.effective_intel_url,
         client_id=account.client_id,
         client_secret=_reveal(account.client_secret, what=f"client secret for Threat Response account {account}"),
         extra_allowed_hosts=settings.EXTRA_ALLOWED_API_HOSTS,
+        **options,
     )
 
 
-def build_webex_client(*, room: WebexRoom) -> WebexClient:
+def build_webex_client(*, room: WebexRoom, **options) -> WebexClient:
     return WebexClient(
         base_url=room.base_url,
         token=_reveal(room.bot_token, what=f"bot token for Webex room {room}"),
         extra_allowed_hosts=settings.EXTRA_ALLOWED_API_HOSTS,
+        **options,
     )
 
 

@@ -47,6 +47,7 @@ class SimulatedFault(models.Model):
         SLOW = "slow", "Slow response"
         REDIRECT = "redirect", "Redirect to a shard host (Meraki)"
         MALFORMED = "malformed", "Malformed body (Meraki page)"
+        BAD_REQUEST = "bad_request", "HTTP 400 (Threat Response, Webex)"
 
     api = models.CharField(max_length=16, choices=Api.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices)

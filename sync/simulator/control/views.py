@@ -7,7 +7,8 @@ Both are for staff users only, authenticated by their admin session (log in at /
   Being session-authenticated, POST and DELETE need Django's CSRF token like any form: send the `csrftoken`
   cookie's value in an `X-CSRFToken` header (Django's test client skips this check). Example body:
   `{"api": "webex", "kind": "rate_limit", "retry_after": 2, "remaining": 1}`. Fields: `api` (meraki,
-  threatresponse, webex), `kind` (server_error, rate_limit, slow; redirect and malformed for meraki only),
+  threatresponse, webex), `kind` (server_error, rate_limit, slow; redirect and malformed for meraki only;
+  bad_request for the others),
   and optional `org_id` (meraki only), `skip`, `remaining`, `retry_after`, `delay_seconds` (slow) and
   `shard_host` (redirect). Tests and scripts can call `SimulatedFault.objects.create` directly instead.
 """
@@ -41,6 +42,7 @@ MAX_DELAY_SECONDS = 120.0
 MAX_RETRY_AFTER = 3600
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
 _MERAKI_ONLY_KINDS = {SimulatedFault.Kind.REDIRECT, SimulatedFault.Kind.MALFORMED}
+_NOT_MERAKI_KINDS = {SimulatedFault.Kind.BAD_REQUEST}
 
 
 class FaultForm(forms.Form):
@@ -68,6 +70,8 @@ class FaultForm(forms.Form):
         api, kind = data.get("api"), data.get("kind")
         if kind in _MERAKI_ONLY_KINDS and api and api != SimulatedFault.Api.MERAKI:
             self.add_error("kind", "Only the Meraki API supports this kind of fault.")
+        if kind in _NOT_MERAKI_KINDS and api == SimulatedFault.Api.MERAKI:
+            self.add_error("kind", "Only the Threat Response and Webex APIs support this kind of fault.")
         if data.get("org_id") and api and api != SimulatedFault.Api.MERAKI:
             self.add_error("org_id", "Only Meraki faults can be limited to an organization.")
         if kind == SimulatedFault.Kind.REDIRECT and not data.get("shard_host"):

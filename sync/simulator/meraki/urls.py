@@ -1,3 +1,13 @@
-from django.urls import path  # noqa: F401
+"""The simulated Meraki Dashboard API v1, mounted at /simulator/meraki/api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from sync.simulator.meraki import views
+
+urlpatterns = [
+    path(
+        "organizations/<str:org_id>/appliance/security/events",
+        views.security_events,
+        name="meraki-security-events",
+    ),
+]

@@ -34,6 +34,8 @@ def _simulate(request: HttpRequest) -> HttpResponse | None:
             response = JsonResponse({"error": "Too Many Requests"}, status=429)
             response["Retry-After"] = str(fault.retry_after)
             return response
+        if fault.kind == SimulatedFault.Kind.BAD_REQUEST:
+            return JsonResponse({"error": "Bad Request", "errors": ["simulated fault: request rejected"]}, status=400)
         if fault.kind == SimulatedFault.Kind.SLOW:
             time.sleep(fault.delay_seconds)
     if settings.SIMULATOR_LATENCY > 0:

@@ -111,6 +111,8 @@ def _fault_response() -> JsonResponse | None:
         )
     if fault.kind == SimulatedFault.Kind.SERVER_ERROR:
         return _error(500, "Internal server error (simulated fault).")
+    if fault.kind == SimulatedFault.Kind.BAD_REQUEST:
+        return _error(400, "The request was rejected (simulated fault).")
     if fault.kind == SimulatedFault.Kind.SLOW and fault.delay_seconds > 0:
         _sleep(fault.delay_seconds)
     return None
