@@ -22,6 +22,8 @@ run: export SIMULATOR_ENABLED ?= true
 run: export EXTRA_ALLOWED_API_HOSTS ?= 127.0.0.1,localhost
 run: export SYNC_INTERVAL ?= 2m
 run: export RUN_ADDRESS := $(RUN_ADDRESS)
+run: export SITE_URL ?= http://$(RUN_ADDRESS)
+run: export XDR_INCIDENT_URL_TEMPLATE ?= http://$(RUN_ADDRESS)/simulator/
 run: migrate
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py demo_setup --base-url http://$(RUN_ADDRESS)

@@ -5,10 +5,19 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.utils.html import format_html
 
 from sync.crypto import Secret
 from sync.fields import SecretFormField
-from sync.models import Organization, SecurityEvent, SyncRun, ThreatResponseAccount, WebexRoom
+from sync.models import (
+    Incident,
+    Organization,
+    PromotionAttempt,
+    SecurityEvent,
+    SyncRun,
+    ThreatResponseAccount,
+    WebexRoom,
+)
 from sync.services.accounts import check_threat_response_credentials, send_test_message
 from sync.services.organizations import ConnectionCheck, check_meraki_connection
 from sync.services.repush import repush_events
@@ -116,8 +125,34 @@ class SyncRunAdmin(ReadOnlyAdmin):
     date_hierarchy = "started_at"
 
 
+class PromotionAttemptInline(admin.TabularInline):
+    """The history of tries at promoting and notifying one event."""
+
+    model = PromotionAttempt
+    fields = ("created_at", "kind", "trigger", "outcome", "error", "started_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ("title", "organization", "severity", "status", "created_at", "console_link")
+    list_filter = ("organization", "status")
+    list_select_related = ("organization",)
+    search_fields = ("title", "ctia_id")
+
+    @admin.display(description="console")
+    def console_link(self, incident: Incident) -> str:
+        return format_html('<a href="{}" rel="noopener noreferrer">open</a>', incident.console_url)
+
+
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(ReadOnlyAdmin):
+    inlines = (PromotionAttemptInline,)
     list_display = (
         "ts", "organization", "event_type", "priority", "src_ip", "dest_ip", "disposition", "promotion_status",
         "notification_status", "has_error",

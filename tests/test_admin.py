@@ -10,7 +10,7 @@ from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.utils import timezone
 
-from sync.models import Organization, SecurityEvent, SyncRun
+from sync.models import Incident, Organization, PromotionAttempt, SecurityEvent, SyncRun
 from tests.factories import TEST_API_KEY, ids_events, make_organization
 from tests.fakes import FakeMeraki
 
@@ -382,3 +382,37 @@ def test_sync_run_cannot_be_deleted(admin_client, sync_run):
 
     assert response.status_code == 403
     assert SyncRun.objects.filter(pk=sync_run.pk).exists()
+
+
+def test_incident_changelist_links_to_the_console_with_the_url_escaped(admin_client, organization):
+    Incident.objects.create(
+        organization=organization,
+        ctia_id="https://private.intel.amp.cisco.com/ctia/incident/incident-1",
+        external_id="meraki-incidents-incident-x",
+        title="<script>alert(1)</script>",
+        severity="High",
+        status="New",
+        console_url='https://xdr.us.security.cisco.com/incidents/incident-1?a="><img src=x onerror=alert(1)>',
+    )
+
+    response = admin_client.get("/admin/sync/incident/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert admin_client.get("/admin/sync/incident/add/").status_code == 403
+
+
+def test_event_page_shows_the_history_of_promotion_attempts(admin_client, organization):
+    event = SecurityEvent.objects.create(
+        organization=organization, fingerprint="f" * 64, raw={}, event_type="IDS Alert"
+    )
+    PromotionAttempt.objects.create(
+        event=event, kind="promotion", trigger="sync", outcome="failed", error="Threat Response said no (HTTP 400)"
+    )
+
+    response = admin_client.get(f"/admin/sync/securityevent/{event.pk}/change/")
+
+    assert response.status_code == 200
+    assert "Threat Response said no (HTTP 400)" in response.content.decode()
