@@ -16,19 +16,19 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
 
+from sync.clients import USER_AGENT
 from sync.clients.errors import AccessError, ApiError, AuthError, ForbiddenHostError, PaginationError
 from sync.clients.hosts import check_url_allowed
-from sync.clients.retry import MalformedResponse, RetryPolicy, RetryStats, one_line, send_with_retry
+from sync.clients.retry import MalformedResponse, RetryCounters, RetryPolicy, RetryStats, one_line, send_with_retry
 from sync.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "meraki-incidents/0.1"
 MAX_REDIRECTS = 5
 _DETAIL_LIMIT = 300
 
 
-class MerakiClient:
+class MerakiClient(RetryCounters):
     """Reads one organization's appliance security events, page by page.
 
     Every HTTP request first reserves a slot from the shared `rate_limiter` (key `meraki:<org_id>`)
@@ -88,14 +88,6 @@ class MerakiClient:
 
     def __repr__(self) -> str:
         return f"<MerakiClient {self.base_url}>"
-
-    @property
-    def rate_limited(self) -> int:
-        return self.retry_stats.rate_limited
-
-    @property
-    def retries(self) -> int:
-        return self.retry_stats.retries
 
     @property
     def slept_for_rate_limit(self) -> float:

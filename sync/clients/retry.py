@@ -95,6 +95,20 @@ class RetryStats:
     slept_for_backoff: float = 0.0  # seconds waited after transient failures
 
 
+class RetryCounters:
+    """What every client reports from its RetryStats, so a sync run or promotion can record it."""
+
+    retry_stats: RetryStats
+
+    @property
+    def rate_limited(self) -> int:
+        return self.retry_stats.rate_limited
+
+    @property
+    def retries(self) -> int:
+        return self.retry_stats.retries
+
+
 def send_with_retry(
     send: Callable[[], requests.Response],
     *,

@@ -20,13 +20,13 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from sync.clients import USER_AGENT
 from sync.clients.errors import AccessError, ApiError, AuthError, NotFoundError
 from sync.clients.hosts import THREAT_RESPONSE_DOMAINS, check_url_allowed
-from sync.clients.retry import MalformedResponse, RetryPolicy, RetryStats, one_line, send_with_retry
+from sync.clients.retry import MalformedResponse, RetryCounters, RetryPolicy, RetryStats, one_line, send_with_retry
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "meraki-incidents/0.1"
 SERVICE = "Threat Response"
 TOKEN_RENEW_MARGIN = 60.0  # seconds before `expires_in` runs out that a cached token stops being used
 DEFAULT_TOKEN_LIFETIME = 600.0  # what IROH documents, for a token answer without a usable `expires_in`
@@ -36,7 +36,7 @@ class _TokenRejected(AuthError):
     """CTIA answered 401 to a Bearer token: renew it once and re-send (never leaves this module)."""
 
 
-class ThreatResponseClient:
+class ThreatResponseClient(RetryCounters):
     """Gets tokens and imports CTIM bundles for one Threat Response / XDR API client.
 
     Counters accumulate over the client's life and stay readable after an exception: `requests_sent`
@@ -93,14 +93,6 @@ class ThreatResponseClient:
 
     def __repr__(self) -> str:
         return f"<ThreatResponseClient {self.intel_url}>"
-
-    @property
-    def rate_limited(self) -> int:
-        return self.retry_stats.rate_limited
-
-    @property
-    def retries(self) -> int:
-        return self.retry_stats.retries
 
     # Public API
 

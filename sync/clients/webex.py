@@ -16,13 +16,13 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from sync.clients import USER_AGENT
 from sync.clients.errors import AccessError, ApiError, AuthError, ForbiddenHostError, NotFoundError, PaginationError
 from sync.clients.hosts import WEBEX_DOMAINS, check_url_allowed
-from sync.clients.retry import MalformedResponse, RetryPolicy, RetryStats, one_line, send_with_retry
+from sync.clients.retry import MalformedResponse, RetryCounters, RetryPolicy, RetryStats, one_line, send_with_retry
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "meraki-incidents/0.1"
 SERVICE = "Webex API"
 MAX_MESSAGE_BYTES = 7439  # per field (text, markdown), in UTF-8 bytes (developer.webex.com, create a message)
 ROOMS_PAGE_SIZE = 100
@@ -31,7 +31,7 @@ MIN_RETRY_AFTER = 1.0  # the SDK's floor
 DEFAULT_RETRY_AFTER = 15.0  # the SDK's wait when Retry-After is missing or malformed
 
 
-class WebexClient:
+class WebexClient(RetryCounters):
     """Finds rooms and posts messages as one bot.
 
     Counters accumulate over the client's life and stay readable after an exception: `requests_sent`,
@@ -83,14 +83,6 @@ class WebexClient:
 
     def __repr__(self) -> str:
         return f"<WebexClient {self.base_url}>"
-
-    @property
-    def rate_limited(self) -> int:
-        return self.retry_stats.rate_limited
-
-    @property
-    def retries(self) -> int:
-        return self.retry_stats.retries
 
     # Public API
 
