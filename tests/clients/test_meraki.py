@@ -40,17 +40,6 @@ class RecordingLimiter:
 
 
 @pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
 def make_client(sleeps):
     def make(**overrides) -> MerakiClient:
         options = {

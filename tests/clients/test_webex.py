@@ -36,17 +36,6 @@ def next_link(url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
 def make_client(sleeps):
     def make(**overrides) -> WebexClient:
         return WebexClient(**({"base_url": BASE, "token": TOKEN, "sleep": sleeps.append} | overrides))
