@@ -186,6 +186,8 @@ class Organization(models.Model):
     # The per-organization sync lock: a lease held by one run, renewed every page, free once it expires.
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When beat last queued a sync: a second beat (or a restarted one) does not queue another within an interval.
+    last_dispatched_at = models.DateTimeField(null=True, blank=True)
     # The same for promotion and notification, so two runs never import the same events at once.
     promotion_lease_owner = models.CharField(max_length=64, blank=True)
     promotion_lease_expires_at = models.DateTimeField(null=True, blank=True)

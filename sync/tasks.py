@@ -3,18 +3,20 @@
 from functools import partial
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from sync.models import Organization, PromotionAttempt, SyncRun
 from sync.services import ingest
-from sync.services.organizations import enabled_organization_ids
+from sync.services.organizations import claim_due_organizations
 from sync.services.pipeline import promote_and_notify
 
 
 @shared_task(name="sync.tasks.dispatch_syncs")
 def dispatch_syncs() -> dict:
-    """Queue one sync per enabled organization (run by beat every SYNC_INTERVAL)."""
-    organization_ids = enabled_organization_ids()
+    """Queue one sync per enabled organization (run by beat every SYNC_INTERVAL), at most once per interval."""
+    organization_ids = claim_due_organizations(now=timezone.now(), interval=settings.SYNC_INTERVAL)
     for organization_id in organization_ids:
         sync_organization.delay(organization_id)
     return {"queued": len(organization_ids)}

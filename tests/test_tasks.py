@@ -123,3 +123,20 @@ def test_real_worker_on_redis_runs_dispatch_syncs_end_to_end(redis_url, mock_htt
     runs = SyncRun.objects.order_by("organization_id")
     assert [run.organization_id for run in runs] == [org.pk for org in organizations]
     assert [(run.status, run.trigger, run.created) for run in runs] == [("succeeded", "schedule", 15)] * 2
+
+
+def test_a_second_beat_within_the_interval_queues_nothing(db):
+    """Only one beat should run; a second one (or a restarted beat) must not double the syncs."""
+    from sync.services.organizations import claim_due_organizations
+
+    organizations = [make_organization(), make_organization()]
+    make_organization(enabled=False)
+    now, interval = timezone.now(), timedelta(hours=1)
+
+    first = claim_due_organizations(now=now, interval=interval)
+    second_beat = claim_due_organizations(now=now + timedelta(minutes=5), interval=interval)
+    next_tick = claim_due_organizations(now=now + interval - timedelta(seconds=30), interval=interval)
+
+    assert first == [organization.pk for organization in organizations]
+    assert second_beat == []
+    assert next_tick == first  # a tick slightly early (clock drift) still dispatches

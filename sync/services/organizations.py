@@ -2,10 +2,11 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from sync.clients.errors import ApiError
 from sync.clients.meraki import MerakiClient
@@ -94,5 +95,24 @@ def upsert_organization(
     return organization, created
 
 
-def enabled_organization_ids() -> list[int]:
-    return list(Organization.objects.filter(enabled=True).order_by("pk").values_list("pk", flat=True))
+# A beat tick a little early (clock drift, a restarted beat) must still dispatch; a second beat must not.
+DISPATCH_GUARD = 0.9
+
+
+def claim_due_organizations(*, now: datetime, interval: timedelta) -> list[int]:
+    """The enabled organizations whose scheduled sync is due, each claimed atomically for this interval.
+
+    Only one beat should run, but a second one (or a beat restarted mid-interval) must be harmless: an
+    organization dispatched less than 90% of an interval ago is not queued again.
+    """
+    due_before = now - interval * DISPATCH_GUARD
+    claimed = []
+    for organization_id in Organization.objects.filter(enabled=True).order_by("pk").values_list("pk", flat=True):
+        won = (
+            Organization.objects.filter(pk=organization_id)
+            .filter(Q(last_dispatched_at__isnull=True) | Q(last_dispatched_at__lte=due_before))
+            .update(last_dispatched_at=now)
+        )
+        if won:
+            claimed.append(organization_id)
+    return claimed
