@@ -29,7 +29,9 @@ def sync_organization(organization_id: int, trigger: str = SyncRun.Trigger.SCHED
         run = ingest.sync_organization(organization_id=organization_id, trigger=trigger)
     except Organization.DoesNotExist:
         return {"organization": organization_id, "status": "deleted"}
-    if run.status != SyncRun.Status.SKIPPED:
+    organization = run.organization
+    promotes = organization.threat_response_account_id or organization.webex_room_id
+    if promotes and run.status != SyncRun.Status.SKIPPED:
         transaction.on_commit(partial(promote_organization.delay, organization_id))
     return {"organization": organization_id, "run": run.pk, "status": run.status, "created": run.created}
 

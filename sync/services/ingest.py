@@ -150,8 +150,10 @@ def sync_organization(
     Failures the operator can act on (bad key, no access, Meraki down, bad pagination) end the run as failed
     with a clear message on the run and the organization; they are not raised.
     """
-    # Whole seconds: Meraki takes t0/t1 to the second, so the cursor must not claim a sub-second sliver.
-    now = (now or timezone.now()).replace(microsecond=0)
+    started = timezone.now()
+    # The window's clock (injectable), in whole seconds: Meraki takes t0/t1 to the second, so the cursor must not
+    # claim a sub-second sliver.
+    now = (now or started).replace(microsecond=0)
     organization = Organization.objects.get(pk=organization_id)
     owner = uuid.uuid4().hex
     lease_timeout = settings.SYNC_LEASE_TIMEOUT
@@ -160,8 +162,8 @@ def sync_organization(
         return SyncRun.objects.create(
             organization=organization,
             trigger=trigger,
-            started_at=now,
-            finished_at=now,
+            started_at=started,
+            finished_at=started,
             status=SyncRun.Status.SKIPPED,
             error="skipped: another sync of this organization is running",
         )
@@ -169,7 +171,7 @@ def sync_organization(
         _fail_abandoned_runs(organization=organization, now=now)
         t0, t1 = sync_window(organization=organization, now=now, since=since)
         _start_cursor(organization=organization, owner=owner, t0=t0)
-        run = SyncRun.objects.create(organization=organization, trigger=trigger, started_at=now, t0=t0, t1=t1)
+        run = SyncRun.objects.create(organization=organization, trigger=trigger, started_at=started, t0=t0, t1=t1)
         logger.info("sync started org=%s run=%s window=%s..%s", organization.pk, run.pk, t0, t1)
         client = None
         try:
@@ -197,7 +199,7 @@ def sync_organization(
             run.status = SyncRun.Status.FAILED
             run.error = f"internal error ({type(exc).__name__}); the worker log has the details"
         run.rate_limited = client.rate_limited if client is not None else run.rate_limited
-        run.finished_at = max(timezone.now(), now)
+        run.finished_at = timezone.now()
         run.save(update_fields=["status", "error", "rate_limited", "finished_at"])
         Organization.objects.filter(pk=organization.pk).update(
             last_sync_status=run.status, last_sync_at=run.finished_at, last_sync_error=run.error
