@@ -173,7 +173,8 @@ class SecurityEventAdmin(ReadOnlyAdmin):
         results = repush_events(event_ids=queryset.values_list("pk", flat=True), user=request.user)
         for run in results.values():
             failed = run.promotion.failed + run.notification.failed
-            self.message_user(request, f"Re-push: {run.summary}", messages.ERROR if failed else messages.SUCCESS)
+            level = messages.WARNING if run.skipped else messages.ERROR if failed else messages.SUCCESS
+            self.message_user(request, f"Re-push: {run.summary}", level)
         if not results:
             self.message_user(request, "Nothing to re-push: the selected events are not eligible.", messages.WARNING)
 
@@ -211,6 +212,12 @@ class WebexRoomAdmin(admin.ModelAdmin):
     list_display = ("name", "room_title", "room_id", "bot_token_status")
     readonly_fields = ("room_id", "bot_token_status")
     actions = ("send_test_message",)
+
+    def save_model(self, request, obj, form, change):
+        # The cached room id belongs to the old title, token or API: look the room up again.
+        if change and {"room_title", "bot_token", "base_url"} & set(form.changed_data):
+            obj.room_id = ""
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Send test message")
     def send_test_message(self, request, queryset):

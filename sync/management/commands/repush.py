@@ -38,6 +38,6 @@ class Command(BaseCommand):
         failures = 0
         for organization_id, run in results.items():
             self.stdout.write(f"{names[organization_id]}: {run.summary}")
-            failures += run.promotion.failed + run.notification.failed
+            failures += run.promotion.failed + run.notification.failed + run.skipped
         if failures:
-            raise CommandError(f"{failures} event(s) still failed")
+            raise CommandError(f"{failures} event(s) still failed or organization(s) busy: try again")
