@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from sync.crypto import fernet_keys
@@ -23,15 +24,25 @@ env = environ.Env(
     SECRET_KEY=(str, ""),
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]"]),
     CSRF_TRUSTED_ORIGINS=(list, []),
+    # HTTPS hardening; empty (None) follows DEBUG: on in production, off in development.
+    SECURE_HSTS_SECONDS=(int, None),
+    SECURE_HSTS_INCLUDE_SUBDOMAINS=(bool, None),
+    SECURE_HSTS_PRELOAD=(bool, None),
+    SECURE_SSL_REDIRECT=(bool, None),
+    TRUST_X_FORWARDED_PROTO=(bool, False),
     VAR_DIR=(str, str(BASE_DIR / "var")),
     DATABASE_URL=(str, ""),
     CONN_MAX_AGE=(int, 0),
     REDIS_URL=(str, ""),
     FIELD_ENCRYPTION_KEY=(list, []),
     LOG_LEVEL=(str, "INFO"),
+    LOG_FORMAT=(str, ""),
     TIME_ZONE=(str, "UTC"),
     SYNC_INTERVAL=(str, "1h"),
     SYNC_LEASE_TIMEOUT=(str, "10m"),
+    EVENT_RETENTION=(str, "180d"),
+    METRICS_ENABLED=(bool, False),
+    PROMETHEUS_MULTIPROC_DIR=(str, ""),
     EXTRA_ALLOWED_API_HOSTS=(list, []),
     MERAKI_RATE_LIMIT_PER_SECOND=(float, 5.0),
     MERAKI_RATE_LIMIT_BURST=(int, 1),
@@ -94,6 +105,31 @@ if not DEBUG:
             f"Production settings (DEBUG=false) need these environment variables: {', '.join(_missing)}"
         )
 
+
+def _production_default(value, production, development):
+    """An HTTPS setting left empty follows DEBUG: secure in production, off on a laptop served over HTTP."""
+    if value is not None:
+        return value
+    return development if DEBUG else production
+
+
+# --- HTTPS (`manage.py check --deploy` passes with the defaults when DEBUG=false) ----------------------------
+SECURE_HSTS_SECONDS = _production_default(env("SECURE_HSTS_SECONDS"), 31_536_000, 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _production_default(env("SECURE_HSTS_INCLUDE_SUBDOMAINS"), True, False)
+# Only takes effect once the registrable domain is submitted to hstspreload.org; set false to leave it out.
+SECURE_HSTS_PRELOAD = _production_default(env("SECURE_HSTS_PRELOAD"), True, False)
+SECURE_SSL_REDIRECT = _production_default(env("SECURE_SSL_REDIRECT"), True, False)
+# Load balancers and health probes call these over plain HTTP; a redirect to HTTPS would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Behind a TLS-terminating proxy Django sees HTTP; trust the proxy's X-Forwarded-Proto only when told to, since
+# a client reaching the app directly could otherwise claim HTTPS.
+if env("TRUST_X_FORWARDED_PROTO"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
 # --- Django --------------------------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -154,7 +190,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},  # /readyz fails fast, not after minutes
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -182,11 +224,22 @@ STORAGES = {
     },
 }
 
+# JSON lines in production (one object per line, with org/run/task ids as fields), readable text on a laptop;
+# either way the handler masks secrets that reach a log line by accident.
+LOG_FORMAT = (env("LOG_FORMAT") or ("text" if DEBUG else "json")).strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "sync.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "sync.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL")},
 }
 
@@ -202,6 +255,9 @@ MERAKI_MAX_ATTEMPTS = env("MERAKI_MAX_ATTEMPTS")
 MERAKI_MAX_RATE_LIMIT_RETRIES = env("MERAKI_MAX_RATE_LIMIT_RETRIES")
 MERAKI_MAX_RETRY_AFTER = env("MERAKI_MAX_RETRY_AFTER")
 MERAKI_MAX_PAGES = env("MERAKI_MAX_PAGES")
+# Events older than this that were never eligible for promotion are deleted daily; None (EVENT_RETENTION empty or
+# 0) keeps everything. Promoted, pending and failed events and incidents are always kept.
+EVENT_RETENTION = parse_duration(env("EVENT_RETENTION").strip() or "0") or None
 
 # --- Celery (read by meraki_incidents/celery.py with the CELERY_ namespace; tests assert they apply) -----------
 if REDIS_URL:
@@ -230,10 +286,21 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = 3600
 CELERY_TASK_SOFT_TIME_LIMIT = 3300
 CELERY_TIMEZONE = "UTC"
+# Leave the root logger to LOGGING above, so workers log JSON (and redact secrets) like the web server.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-syncs": {"task": "sync.tasks.dispatch_syncs", "schedule": SYNC_INTERVAL.total_seconds()},
+    "delete-expired-events": {"task": "sync.tasks.delete_expired_events", "schedule": crontab(hour=3, minute=0)},
 }
+
+# --- metrics ------------------------------------------------------------------------------------------------------
+# /metrics (Prometheus) answers 404 unless enabled; it has no login (scrapers), so expose it only to the scraper.
+METRICS_ENABLED = env("METRICS_ENABLED")
+# A folder shared by every process (gunicorn and Celery workers), each writing its own counts there; /metrics adds
+# them up. prometheus_client reads the environment variable itself at import: set it in the environment before
+# gunicorn and celery start, and empty the folder at each deployment.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
 
 # --- promotion --------------------------------------------------------------------------------------------------
 # This product's own address: links in Threat Response (source_uri) and Webex messages point at its event pages.

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import reset_queries, transaction
 from django.utils import timezone
 
+from sync import metrics
 from sync.clients.errors import ApiError
 from sync.clients.meraki import MerakiClient
 from sync.models import NotificationStatus, Organization, PromotionStatus, SecurityEvent, SyncRun
@@ -159,7 +160,7 @@ def sync_organization(
     lease_timeout = settings.SYNC_LEASE_TIMEOUT
     if not acquire_lease(organization_id=organization.pk, owner=owner, now=now, timeout=lease_timeout):
         logger.info("sync skipped org=%s: another sync holds the lease", organization.pk)
-        return SyncRun.objects.create(
+        skipped = SyncRun.objects.create(
             organization=organization,
             trigger=trigger,
             started_at=started,
@@ -167,6 +168,8 @@ def sync_organization(
             status=SyncRun.Status.SKIPPED,
             error="skipped: another sync of this organization is running",
         )
+        metrics.record_sync_run(skipped)
+        return skipped
     try:
         _fail_abandoned_runs(organization=organization, now=now)
         t0, t1 = sync_window(organization=organization, now=now, since=since)
@@ -210,6 +213,7 @@ def sync_organization(
             run.status, organization.pk, run.pk, run.pages, run.fetched, run.created, run.duplicates,
             run.rate_limited, run.error or "-",
         )  # fmt: skip
+        metrics.record_sync_run(run)
         return run
     finally:
         release_lease(organization_id=organization.pk, owner=owner)

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 
+from sync import metrics
 from sync.clients.errors import ApiError
 from sync.clients.webex import WebexClient
 from sync.models import (
@@ -67,6 +68,7 @@ def notify_events(
             PromotionAttempt.Outcome.RETRY if isinstance(exc, RETRYABLE_ERRORS) else PromotionAttempt.Outcome.FAILED
         )
         record(events, outcome, str(exc))
+        metrics.record_notification(organization.pk, counts)
         return counts
 
     mode = organization.notification_mode
@@ -93,6 +95,7 @@ def notify_events(
             continue
         record(batch, PromotionAttempt.Outcome.SUCCEEDED, webex_message_id=message.get("id", ""))
     logger.info("notification org=%s trigger=%s mode=%s %s", organization.pk, trigger, mode, counts.summary)
+    metrics.record_notification(organization.pk, counts)
     return counts
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from sync import metrics
 from sync.clients.errors import ApiError, RateLimitedError, TransientError
 from sync.clients.threatresponse import ThreatResponseClient
 from sync.models import Incident, Organization, PromotionAttempt, PromotionStatus, SecurityEvent
@@ -70,6 +71,7 @@ def promote_events(
         _record(
             list(events), result, outcome=PromotionAttempt.Outcome.FAILED, error=str(exc), trigger=trigger, user=user
         )
+        metrics.record_promotion(organization.pk, result)
         return result
     last_id = 0
     while batch := list(events.filter(pk__gt=last_id).order_by("pk")[:PROMOTION_BATCH_SIZE]):
@@ -77,6 +79,7 @@ def promote_events(
         _promote_batch(batch, organization=organization, client=client, result=result, trigger=trigger, user=user,
                        now=now or timezone.now())  # fmt: skip
     logger.info("promotion org=%s trigger=%s %s", organization.pk, trigger, result.summary)
+    metrics.record_promotion(organization.pk, result)
     return result
 
 
