@@ -7,8 +7,11 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
-# collectstatic needs settings but no secrets or database: build-time placeholders only.
-RUN DEBUG=true VAR_DIR=/tmp/build-var python manage.py collectstatic --noinput \
+# collectstatic with the production storage (hashed, compressed names and their manifest), so it needs production
+# settings: throw-away build-time values, never used at run time.
+RUN DEBUG=false ALLOWED_HOSTS=build SECRET_KEY=collectstatic-only-$(date +%s) VAR_DIR=/tmp/build-var \
+    FIELD_ENCRYPTION_KEY=$(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
+    python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app app \
     && mkdir -p /app/var && chown app /app/var
 USER app
