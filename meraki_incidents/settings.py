@@ -42,6 +42,8 @@ env = environ.Env(
     SYNC_LEASE_TIMEOUT=(str, "10m"),
     EVENT_RETENTION=(str, "180d"),
     METRICS_ENABLED=(bool, False),
+    LOGIN_FAILURE_LIMIT=(int, 5),
+    LOGIN_COOLOFF=(str, "15m"),
     PROMETHEUS_MULTIPROC_DIR=(str, ""),
     EXTRA_ALLOWED_API_HOSTS=(list, []),
     MERAKI_RATE_LIMIT_PER_SECOND=(float, 5.0),
@@ -138,6 +140,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "axes",
     "sync",
     "sync.simulator",
 ]
@@ -151,7 +157,35 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers locked-out logins
 ]
+
+# Login attempts are throttled per user name and address (django-axes); the admin and the site share it.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT")
+AXES_COOLOFF_TIME = parse_duration(env("LOGIN_COOLOFF"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "meraki-incidents API",
+    "DESCRIPTION": "Meraki MX security events, their promotion to Threat Response and Webex, and sync runs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 ROOT_URLCONF = "meraki_incidents.urls"
 WSGI_APPLICATION = "meraki_incidents.wsgi.application"

@@ -6,6 +6,7 @@ page was stored. Nothing twice: events are unique per organization by fingerprin
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,12 +14,20 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import reset_queries, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from sync import metrics
 from sync.clients.errors import ApiError
 from sync.clients.meraki import MerakiClient
-from sync.models import NotificationStatus, Organization, PromotionStatus, SecurityEvent, SyncRun
+from sync.models import (
+    EventHourlyCount,
+    NotificationStatus,
+    Organization,
+    PromotionStatus,
+    SecurityEvent,
+    SyncRun,
+)
 from sync.services.leases import acquire_lease, release_lease, renew_lease
 from sync.services.normalize import NormalizedEvent, normalize_event
 from sync.services.organizations import OrganizationConfigError, build_meraki_client
@@ -83,10 +92,11 @@ def store_events(*, organization: Organization, run: SyncRun, raw_events: Iterab
                     "fingerprint", flat=True
                 )
             )
+            new_events = [event for event in batch if event.fingerprint not in existing]
             SecurityEvent.objects.bulk_create(
-                [_event_row(organization, run, event) for event in batch if event.fingerprint not in existing],
-                ignore_conflicts=True,
+                [_event_row(organization, run, event) for event in new_events], ignore_conflicts=True
             )
+            _count_by_hour(organization, new_events)
         # ignore_conflicts hides which rows went in (and SQLite's INSERT OR IGNORE would even hide a rejected
         # row), so count: every fingerprint of the batch must now be stored, and ours are the ones we created.
         stored = SecurityEvent.objects.filter(organization=organization, fingerprint__in=fingerprints)
@@ -94,6 +104,19 @@ def store_events(*, organization: Organization, run: SyncRun, raw_events: Iterab
             raise StoreError(f"{len(batch) - stored.count()} event(s) of a page could not be stored")
         created += stored.filter(first_seen_run=run).count()
     return StoreResult(created=created, duplicates=fetched - created, malformed=malformed)
+
+
+def _count_by_hour(organization: Organization, events: list[NormalizedEvent]) -> None:
+    """Add new events to the hourly counts (safe without locking rows: one sync per organization at a time)."""
+    counts = Counter(
+        (event.ts.replace(minute=0, second=0, microsecond=0), event.event_type) for event in events if event.ts
+    )
+    for (hour, event_type), count in counts.items():
+        updated = EventHourlyCount.objects.filter(organization=organization, hour=hour, event_type=event_type).update(
+            count=F("count") + count
+        )
+        if not updated:
+            EventHourlyCount.objects.create(organization=organization, hour=hour, event_type=event_type, count=count)
 
 
 def _chunks(items: Iterable[NormalizedEvent], size: int) -> Iterator[list[NormalizedEvent]]:
