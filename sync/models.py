@@ -238,7 +238,9 @@ class SecurityEvent(models.Model):
     """One Meraki MX security event, stored once per organization (deduplicated by its fingerprint)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
-    ts = models.DateTimeField(null=True, blank=True, help_text="Detection time; empty when the event had no valid ts.")
+    ts = models.DateTimeField(
+        help_text="Detection time; for an event without a valid ts, when it was fetched (parse_error says so)."
+    )
     event_type = models.CharField(max_length=128, blank=True, db_index=True)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the event's canonical JSON.")
     raw = models.JSONField(
@@ -302,7 +304,7 @@ class SecurityEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type or 'event'} @ {self.ts or 'unknown time'}"
+        return f"{self.event_type or 'event'} @ {self.ts}"
 
 
 class SyncRun(models.Model):

@@ -65,15 +65,6 @@ def test_recent_events_are_kept(organization):
     assert remaining() == {recent.pk}
 
 
-def test_an_event_without_ts_ages_from_when_it_was_stored(organization):
-    stored_long_ago = make_event(organization, None, parse_error="missing ts")
-    stored_lately = make_event(organization, None, parse_error="missing ts")
-    SecurityEvent.objects.filter(pk=stored_long_ago.pk).update(created_at=OLD)
-
-    assert delete_expired_events(now=NOW) == 1
-    assert remaining() == {stored_lately.pk}
-
-
 def test_incidents_and_promoted_events_survive_with_their_history(organization):
     incident = Incident.objects.create(
         organization=organization, ctia_id="incident-1", external_id="x", title="t", severity="High", status="New"

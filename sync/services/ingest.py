@@ -96,7 +96,7 @@ def store_events(*, organization: Organization, run: SyncRun, raw_events: Iterab
             SecurityEvent.objects.bulk_create(
                 [_event_row(organization, run, event) for event in new_events], ignore_conflicts=True
             )
-            _count_by_hour(organization, new_events)
+            _count_by_hour(organization, run, new_events)
         # ignore_conflicts hides which rows went in (and SQLite's INSERT OR IGNORE would even hide a rejected
         # row), so count: every fingerprint of the batch must now be stored, and ours are the ones we created.
         stored = SecurityEvent.objects.filter(organization=organization, fingerprint__in=fingerprints)
@@ -106,10 +106,10 @@ def store_events(*, organization: Organization, run: SyncRun, raw_events: Iterab
     return StoreResult(created=created, duplicates=fetched - created, malformed=malformed)
 
 
-def _count_by_hour(organization: Organization, events: list[NormalizedEvent]) -> None:
+def _count_by_hour(organization: Organization, run: SyncRun, events: list[NormalizedEvent]) -> None:
     """Add new events to the hourly counts (safe without locking rows: one sync per organization at a time)."""
     counts = Counter(
-        (event.ts.replace(minute=0, second=0, microsecond=0), event.event_type) for event in events if event.ts
+        ((event.ts or run.started_at).replace(minute=0, second=0, microsecond=0), event.event_type) for event in events
     )
     for (hour, event_type), count in counts.items():
         updated = EventHourlyCount.objects.filter(organization=organization, hour=hour, event_type=event_type).update(
@@ -135,7 +135,7 @@ def _event_row(organization: Organization, run: SyncRun, event: NormalizedEvent)
         fingerprint=event.fingerprint,
         raw=event.raw,
         parse_error=event.parse_error,
-        ts=event.ts,
+        ts=event.ts or run.started_at,  # lists stay ordered by time; parse_error and raw keep what was wrong
         event_type=event.event_type,
         priority=event.priority,
         classification=event.classification,

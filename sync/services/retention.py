@@ -10,7 +10,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from sync.models import PromotionStatus, SecurityEvent
@@ -21,17 +20,14 @@ logger = logging.getLogger(__name__)
 def delete_expired_events(*, now: datetime | None = None, batch_size: int = 5000) -> int:
     """Delete ``not_eligible`` events older than ``EVENT_RETENTION``; returns how many. No-op when it is None.
 
-    Age is the event's ``ts``, or when it was stored for an event without one. Deletes by primary key in
+    Age is the event's ``ts`` (the fetch time for an event that came without one). Deletes by primary key in
     batches of ``batch_size``, each its own short transaction, so a run never holds a long lock on the table.
     """
     retention = settings.EVENT_RETENTION
     if not retention:
         return 0
     cutoff = (now or timezone.now()) - retention
-    expired = SecurityEvent.objects.filter(
-        Q(ts__lt=cutoff) | Q(ts__isnull=True, created_at__lt=cutoff),
-        promotion_status=PromotionStatus.NOT_ELIGIBLE,
-    ).order_by("pk")
+    expired = SecurityEvent.objects.filter(ts__lt=cutoff, promotion_status=PromotionStatus.NOT_ELIGIBLE).order_by("pk")
     deleted, last_pk = 0, 0
     while True:
         # Moving past the last batch's highest id keeps each select from re-reading rows just deleted.
