@@ -406,7 +406,7 @@ def test_incident_changelist_links_to_the_console_with_the_url_escaped(admin_cli
 
 def test_event_page_shows_the_history_of_promotion_attempts(admin_client, organization):
     event = SecurityEvent.objects.create(
-        organization=organization, fingerprint="f" * 64, raw={}, event_type="IDS Alert"
+        organization=organization, fingerprint="f" * 64, raw={}, event_type="IDS Alert", ts=timezone.now()
     )
     PromotionAttempt.objects.create(
         event=event, kind="promotion", trigger="sync", outcome="failed", error="Threat Response said no (HTTP 400)"
