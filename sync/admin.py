@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html
+from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from sync.crypto import Secret
 from sync.fields import SecretFormField
@@ -227,3 +229,18 @@ class WebexRoomAdmin(admin.ModelAdmin):
     @admin.display(description="bot token")
     def bot_token_status(self, room: WebexRoom) -> str:
         return secret_status(room.bot_token)
+
+
+class TokenAdmin(DrfTokenAdmin):
+    """API tokens: revocable here, but a key is never shown again in full (only its first four characters)."""
+
+    list_display = ("key_start", "user", "created")
+    fields = ("user",)
+
+    @admin.display(description="key")
+    def key_start(self, token) -> str:
+        return f"{token.key[:4]}…"
+
+
+admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, TokenAdmin)

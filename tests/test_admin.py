@@ -416,3 +416,14 @@ def test_event_page_shows_the_history_of_promotion_attempts(admin_client, organi
 
     assert response.status_code == 200
     assert "Threat Response said no (HTTP 400)" in response.content.decode()
+
+
+def test_api_tokens_are_listed_in_admin_without_their_keys(admin_client, admin_user):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=admin_user)
+
+    page = admin_client.get("/admin/authtoken/tokenproxy/").content.decode()
+
+    assert f"{token.key[:4]}…" in page
+    assert token.key not in page
