@@ -2,10 +2,13 @@
 
 Tests marked ``postgres`` or ``redis`` need the real service: they skip with a reason where it is absent (a
 laptop's `make test`) and run in CI's PostgreSQL + Redis pass, where CI_REQUIRE_SERVICES=1 turns a skip into a
-failure so a broken service can't pass silently.
+failure so a broken service can't pass silently. Tests marked ``browser`` need the system Chromium and the
+playwright package the same way (CI installs Chromium; `playwright install` is never used).
 """
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 import redis
@@ -13,6 +16,8 @@ from django.conf import settings
 from django.db import connection
 
 from tests.factories import make_organization
+
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _unavailable(reason: str) -> None:
@@ -24,6 +29,11 @@ def _unavailable(reason: str) -> None:
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _unavailable("needs PostgreSQL: set DATABASE_URL=postgres://... (runs in CI's PostgreSQL + Redis pass)")
+    if item.get_closest_marker("browser"):
+        if not CHROMIUM.exists():
+            _unavailable(f"needs Chromium at {CHROMIUM}: apt-get install chromium (CI installs it)")
+        if importlib.util.find_spec("playwright") is None:
+            _unavailable("needs the playwright package: pip install -r requirements-dev.txt")
 
 
 @pytest.fixture

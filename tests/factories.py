@@ -1,7 +1,12 @@
 """Builders for test data: plain functions with sensible defaults."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from itertools import count
+
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 
 from sync.models import Organization
 
@@ -45,3 +50,19 @@ def ids_event(ts: datetime, *, priority: int = 1, src: str = "192.0.2.10:51000",
 
 def ids_events(start: datetime, n: int, *, step: timedelta = timedelta(seconds=7)) -> list[dict]:
     return [ids_event(start + i * step, src=f"192.0.2.{i % 250 + 1}:{40000 + i}") for i in range(n)]
+
+
+GROUPS_MIGRATION = ("sync", "0004_analyst_and_admin_groups")
+
+
+def ensure_role_groups() -> None:
+    """The Analyst and Admin groups, as migration 0004 creates them.
+
+    A transactional test empties every table when it ends, so the groups the migration made are gone for the
+    next one: the migration's own function runs again (on the migration's state), so the permissions are exactly
+    the migration's.
+    """
+    if Group.objects.filter(name="Analyst").exists():
+        return
+    migration = importlib.import_module(f"{GROUPS_MIGRATION[0]}.migrations.{GROUPS_MIGRATION[1]}")
+    migration.create_groups(MigrationLoader(connection).project_state(GROUPS_MIGRATION).apps, None)

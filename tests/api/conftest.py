@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from sync.models import Organization, SecurityEvent
+from tests.factories import ensure_role_groups
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _numbers = count(1)
@@ -30,6 +31,7 @@ def make_event(organization: Organization, *, ts: datetime | None = None, **fiel
 
 
 def make_user(username: str, *, groups: tuple[str, ...] = (), permissions: tuple[str, ...] = ()) -> User:
+    ensure_role_groups()
     user = User.objects.create_user(username, password="not-used-1234")
     user.groups.add(*Group.objects.filter(name__in=groups))
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label="sync", codename__in=permissions))
