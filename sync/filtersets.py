@@ -3,7 +3,6 @@
 Every filter is a GET parameter, so a filtered list is a URL: it can be bookmarked, shared and kept across actions.
 """
 
-import ipaddress
 import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -14,11 +13,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sync.models import NotificationStatus, Organization, PromotionStatus
+from sync.services.normalize import parse_address
 
 _MAC = re.compile(r"(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}", re.IGNORECASE)
 _HASH = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}", re.IGNORECASE)
 _SIGNATURE = re.compile(r"\d+:\d+:\d+")
-_BRACKETED = re.compile(r"\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?")
 _ANY = [("", "Any")]
 
 
@@ -131,7 +130,7 @@ def _in_utc(value: datetime | None) -> datetime | None:
 
 def search_condition(q: str) -> Q:
     """What the search box matches: exact on addresses, hashes and signatures (indexed), words elsewhere."""
-    if address := _ip_and_port(q):
+    if address := parse_address(q):
         ip, port = address
         if port is None:
             return Q(src_ip=ip) | Q(dest_ip=ip) | Q(client_ip=ip)
@@ -149,25 +148,6 @@ def search_condition(q: str) -> Q:
         | Q(client_name__icontains=q)
         | Q(canonical_name__icontains=q)
     )
-
-
-def _ip_and_port(value: str) -> tuple[str, int | None] | None:
-    """``1.2.3.4``, ``1.2.3.4:80``, ``2001:db8::1`` or ``[2001:db8::1]:443`` as stored (compressed), else None."""
-    if match := _BRACKETED.fullmatch(value):
-        host, port = match[1], match[2]
-    elif value.count(":") == 1:
-        host, port = value.split(":")
-    else:
-        host, port = value, None
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if port is None:
-        return address.compressed, None
-    if not port.isdigit() or int(port) > 65535:
-        return None
-    return address.compressed, int(port)
 
 
 def _parse_datetime(value: str) -> datetime | None:

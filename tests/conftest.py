@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.factories import make_organization
+from tests.simulated import link_to_simulator, mount_simulator
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -52,3 +53,15 @@ def redis_url() -> str:
 @pytest.fixture
 def organization(db):
     return make_organization()
+
+
+@pytest.fixture
+def simulator(live_server, settings) -> str:
+    """The built-in simulator on the live server; its base URL."""
+    return mount_simulator(live_server, settings)
+
+
+@pytest.fixture
+def simulated_organization(simulator):
+    """An organization promoting to the simulated Threat Response and notifying the simulated Webex room."""
+    return link_to_simulator(simulator)

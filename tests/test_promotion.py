@@ -19,7 +19,6 @@ from sync.models import (
     PromotionStatus,
     SecurityEvent,
     SyncRun,
-    ThreatResponseAccount,
     WebexRoom,
 )
 from sync.services.accounts import build_threat_response_client, build_webex_client
@@ -29,12 +28,11 @@ from sync.services.notification import notify_events
 from sync.services.promotion import promote_events
 from sync.services.repush import repush_events
 from sync.simulator.models import CtiaEntity, SimulatedFault, SimulatedWebexMessage
-from sync.simulator.setup import create_threat_response_client, create_webex_bot, create_webex_room
 from sync.simulator.threatresponse import store
-from tests.factories import ids_event, make_organization
+from tests.factories import ids_event
+from tests.simulated import CLIENT_ID
 
 OFFICIAL_EVENTS = json.loads((Path(__file__).parent / "fixtures/meraki/official_example_events.json").read_text())
-CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, ROOM_TITLE = "client-test", "secret-test-1234", "bot-token-test-5678", "SOC"
 no_wait = {"sleep": lambda seconds: None, "max_attempts": 2}
 tr_client = partial(build_threat_response_client, **no_wait)
 webex_client = partial(build_webex_client, **no_wait)
@@ -43,28 +41,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def simulator(live_server, settings):
-    settings.SIMULATOR_ENABLED = True
-    settings.ROOT_URLCONF = "tests.simulator.urlconf"
-    settings.EXTRA_ALLOWED_API_HOSTS = ["localhost"]
-    create_threat_response_client(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    create_webex_room(bot=create_webex_bot(name="bot", token=BOT_TOKEN), title=ROOM_TITLE)
-    return f"{live_server.url}/simulator"
-
-
-@pytest.fixture
-def organization(simulator):
-    account = ThreatResponseAccount.objects.create(
-        name="TR",
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        token_url=f"{simulator}/threatresponse/iroh/oauth2/token",
-        intel_url=f"{simulator}/threatresponse",
-    )
-    room = WebexRoom.objects.create(
-        name="SOC", room_title=ROOM_TITLE, bot_token=BOT_TOKEN, base_url=f"{simulator}/webex/v1"
-    )
-    return make_organization(threat_response_account=account, webex_room=room)
+def organization(simulated_organization):
+    return simulated_organization
 
 
 def ingest(organization, raw_events) -> list[SecurityEvent]:

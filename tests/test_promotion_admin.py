@@ -17,10 +17,11 @@ from sync.services.pipeline import promote_and_notify
 from sync.simulator.models import CtiaEntity, SimulatedFault, SimulatedWebexMessage, SimulatedWebexRoom
 from sync.simulator.setup import create_webex_room
 from tests import test_promotion
-from tests.test_promotion import CLIENT_SECRET, OFFICIAL_EVENTS, ROOM_TITLE, ingest
+from tests.simulated import CLIENT_SECRET, ROOM_TITLE
+from tests.test_promotion import OFFICIAL_EVENTS, ingest
 
-# The simulator and an organization promoting to it, from tests/test_promotion.py (pytest finds fixtures by name).
-simulator, organization = test_promotion.simulator, test_promotion.organization
+# An organization promoting to the simulator, from tests/test_promotion.py (pytest finds fixtures by name).
+organization = test_promotion.organization
 
 ACCOUNTS = "/admin/sync/threatresponseaccount/"
 ROOMS = "/admin/sync/webexroom/"

@@ -32,8 +32,8 @@ from tests.factories import TEST_API_KEY, ids_events
 from tests.fakes import FakeMeraki
 from tests.test_promotion import OFFICIAL_EVENTS, ingest
 
-# The simulator and an organization promoting to it, from tests/test_promotion.py (pytest finds fixtures by name).
-simulator, organization = test_promotion.simulator, test_promotion.organization
+# An organization promoting to the simulator, from tests/test_promotion.py (pytest finds fixtures by name).
+organization = test_promotion.organization
 
 TR_SECRET = "tr-client-secret-0123456789-wxyz"
 NEW_TR_SECRET = "tr-client-secret-9876543210-abcd"

@@ -307,14 +307,14 @@ def _address(event: dict, key: str, problems: list[str], *, port_allowed: bool =
     value = event.get(key)
     if _is_absent(value):
         return "", None
-    parsed = _parse_address(value, port_allowed=port_allowed) if isinstance(value, str) else None
+    parsed = parse_address(value, port_allowed=port_allowed) if isinstance(value, str) else None
     if parsed is None:
         problems.append(f"invalid {key} {_describe(value)}")
         return "", None
     return parsed
 
 
-def _parse_address(value: str, *, port_allowed: bool) -> tuple[str, int | None] | None:
+def parse_address(value: str, *, port_allowed: bool = True) -> tuple[str, int | None] | None:
     """Compressed address and port from ``1.2.3.4[:80]``, ``[2001:db8::1][:443]`` or ``2001:db8::1``.
 
     Only a value with exactly one colon is split as IPv4 ``host:port``: a bare IPv6 address has several, and

@@ -18,11 +18,9 @@ from sync.models import (
     SecurityEvent,
     SyncRun,
     ThreatResponseAccount,
-    WebexRoom,
 )
 from sync.services.ingest import store_events
 from sync.simulator.models import CtiaEntity
-from sync.simulator.setup import create_threat_response_client, create_webex_bot, create_webex_room
 from tests.api.conftest import NOW, client_for, make_event
 from tests.factories import TEST_API_KEY, ids_event, make_organization
 
@@ -649,29 +647,6 @@ def test_repush_takes_only_json(analyst_client):
 
 
 # --- re-push through the simulator: the failed event becomes promoted ---------------------------------------------
-
-CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, ROOM_TITLE = "client-api", "secret-api-1234", "bot-token-api-5678", "SOC"
-
-
-@pytest.fixture
-def simulated_organization(live_server, settings):
-    settings.SIMULATOR_ENABLED = True
-    settings.ROOT_URLCONF = "tests.simulator.urlconf"
-    settings.EXTRA_ALLOWED_API_HOSTS = ["localhost"]
-    simulator = f"{live_server.url}/simulator"
-    create_threat_response_client(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    create_webex_room(bot=create_webex_bot(name="bot", token=BOT_TOKEN), title=ROOM_TITLE)
-    account = ThreatResponseAccount.objects.create(
-        name="TR",
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        token_url=f"{simulator}/threatresponse/iroh/oauth2/token",
-        intel_url=f"{simulator}/threatresponse",
-    )
-    room = WebexRoom.objects.create(
-        name="SOC", room_title=ROOM_TITLE, bot_token=BOT_TOKEN, base_url=f"{simulator}/webex/v1"
-    )
-    return make_organization(threat_response_account=account, webex_room=room)
 
 
 @pytest.mark.django_db(transaction=True)

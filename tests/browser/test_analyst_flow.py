@@ -10,15 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group, User
 
-from sync.models import PromotionStatus, SecurityEvent, SyncRun, ThreatResponseAccount, WebexRoom
+from sync.models import PromotionStatus, SecurityEvent, SyncRun
 from sync.services.ingest import store_events
-from sync.simulator.setup import create_threat_response_client, create_webex_bot, create_webex_room
 from tests.factories import ids_event, make_organization
+from tests.simulated import link_to_simulator
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct-horse-battery-staple"
-CLIENT_ID, CLIENT_SECRET, BOT_TOKEN, ROOM_TITLE = "client-browser", "secret-browser-1234", "bot-browser-5678", "SOC"
 NOW = datetime.now(UTC).replace(microsecond=0)
 FILTER_LABELS = ["Organization", "Event type", "Priority", "Disposition", "Blocked", "Promotion", "Notification",
                  "From", "Until", "Search"]  # fmt: skip
@@ -27,16 +26,6 @@ FILTER_LABELS = ["Organization", "Event type", "Priority", "Disposition", "Block
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def simulator(live_server, settings):
-    settings.SIMULATOR_ENABLED = True
-    settings.ROOT_URLCONF = "tests.simulator.urlconf"
-    settings.EXTRA_ALLOWED_API_HOSTS = ["localhost"]
-    create_threat_response_client(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    create_webex_room(bot=create_webex_bot(name="bot", token=BOT_TOKEN), title=ROOM_TITLE)
-    return f"{live_server.url}/simulator"
 
 
 @pytest.fixture
@@ -49,17 +38,7 @@ def analyst(role_groups):
 @pytest.fixture
 def acme(simulator):
     """An organization promoting to the simulator's Threat Response and notifying its Webex room."""
-    account = ThreatResponseAccount.objects.create(
-        name="TR",
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        token_url=f"{simulator}/threatresponse/iroh/oauth2/token",
-        intel_url=f"{simulator}/threatresponse",
-    )
-    room = WebexRoom.objects.create(
-        name="SOC", room_title=ROOM_TITLE, bot_token=BOT_TOKEN, base_url=f"{simulator}/webex/v1"
-    )
-    return make_organization(name="Acme HQ", threat_response_account=account, webex_room=room)
+    return link_to_simulator(simulator, name="Acme HQ")
 
 
 @pytest.fixture

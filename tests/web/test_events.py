@@ -20,7 +20,6 @@ from sync.models import (
     SecurityEvent,
     SyncRun,
     ThreatResponseAccount,
-    WebexRoom,
 )
 from sync.selectors.events import encode_cursor, event_page
 from sync.services.ingest import store_events
@@ -865,27 +864,10 @@ def test_a_5000_character_string_is_shown_whole_on_the_detail_and_truncated_on_t
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_event_repushed_from_its_page_becomes_promoted(client, live_server, settings):
+def test_a_failed_event_repushed_from_its_page_becomes_promoted(client, simulated_organization):
     from sync.simulator.models import SimulatedFault
-    from sync.simulator.setup import create_threat_response_client, create_webex_bot, create_webex_room
 
-    settings.SIMULATOR_ENABLED = True
-    settings.ROOT_URLCONF = "tests.simulator.urlconf"
-    settings.EXTRA_ALLOWED_API_HOSTS = ["localhost"]
-    simulator = f"{live_server.url}/simulator"
-    create_threat_response_client(client_id="client-web", client_secret="secret-web-1234")
-    create_webex_room(bot=create_webex_bot(name="bot", token="bot-token-web"), title="SOC")
-    account = ThreatResponseAccount.objects.create(
-        name="TR",
-        client_id="client-web",
-        client_secret="secret-web-1234",
-        token_url=f"{simulator}/threatresponse/iroh/oauth2/token",
-        intel_url=f"{simulator}/threatresponse",
-    )
-    room = WebexRoom.objects.create(
-        name="SOC", room_title="SOC", bot_token="bot-token-web", base_url=f"{simulator}/webex/v1"
-    )
-    organization = make_organization(threat_response_account=account, webex_room=room)
+    organization = simulated_organization
     run = SyncRun.objects.create(organization=organization, started_at=NOW)
     store_events(organization=organization, run=run, raw_events=[ids_event(NOW, priority=1)])
     event = SecurityEvent.objects.get()
