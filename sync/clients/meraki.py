@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
 
-from sync.clients import USER_AGENT
+from sync.clients import USER_AGENT, host_of, json_or_none
 from sync.clients.errors import AccessError, ApiError, AuthError, ForbiddenHostError, PaginationError
 from sync.clients.hosts import check_url_allowed
 from sync.clients.retry import MalformedResponse, RetryCounters, RetryPolicy, RetryStats, one_line, send_with_retry
@@ -135,7 +135,7 @@ class MerakiClient(RetryCounters):
                     f" {self.max_pages} pages: narrow the sync window or raise the page cap"
                 )
             url, params = next_url, None
-            source = f"Link next from {_host(response.url)}"
+            source = f"Link next from {host_of(response.url)}"
 
     def check_access(self, *, org_id: str, now: datetime | None = None) -> int:
         """Read one small page of the last hour, for an admin "Test connection" action.
@@ -167,7 +167,7 @@ class MerakiClient(RetryCounters):
             policy=self.retry_policy,
             stats=self.retry_stats,
             service="Meraki API",
-            host=_host(url),
+            host=host_of(url),
             sleep=self._sleep,
             subject=f" for organization {org_id}",
             rate_limit_hint="another tool may be using the organization's budget; lower the sync rate",
@@ -188,12 +188,12 @@ class MerakiClient(RetryCounters):
             if not response.is_redirect:
                 return response
             target = urljoin(response.url, response.headers["Location"])
-            source = f"redirect (HTTP {response.status_code}) from {_host(response.url)}"
-            logger.info("meraki redirect org=%s from=%s to=%s", org_id, _host(response.url), _host(target))
+            source = f"redirect (HTTP {response.status_code}) from {host_of(response.url)}"
+            logger.info("meraki redirect org=%s from=%s to=%s", org_id, host_of(response.url), host_of(target))
             url, params = target, None
         raise ApiError(
             f"Meraki API redirected more than {MAX_REDIRECTS} times for organization {org_id}"
-            f" (last from {_host(response.url)})",
+            f" (last from {host_of(response.url)})",
             status=response.status_code,
         )
 
@@ -220,7 +220,7 @@ class MerakiClient(RetryCounters):
             timeout=self.timeout,
             allow_redirects=False,
         )
-        logger.debug("meraki response org=%s host=%s status=%d", org_id, _host(url), response.status_code)
+        logger.debug("meraki response org=%s host=%s status=%d", org_id, host_of(url), response.status_code)
         return response
 
     def _client_error(self, response: requests.Response, *, org_id: str) -> ApiError:
@@ -228,7 +228,7 @@ class MerakiClient(RetryCounters):
         status = response.status_code
         detail = self._redact(_error_detail(response))
         suffix = f": Meraki says: {detail}" if detail else ""
-        logger.warning("meraki error org=%s host=%s status=%d", org_id, _host(response.url), status)
+        logger.warning("meraki error org=%s host=%s status=%d", org_id, host_of(response.url), status)
         if status == 401:
             return AuthError("Meraki API key rejected (HTTP 401): check the organization's API key", status=401)
         if status in (403, 404):
@@ -258,10 +258,7 @@ def format_time(value: datetime) -> str:
 
 
 def _events_page(response: requests.Response) -> tuple[list[Any], requests.Response]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = json_or_none(response)
     if not isinstance(body, list):
         raise MalformedResponse("body is not a JSON array")
     return body, response
@@ -269,19 +266,12 @@ def _events_page(response: requests.Response) -> tuple[list[Any], requests.Respo
 
 def _error_detail(response: requests.Response) -> str:
     """Meraki's `{"errors": [...]}` text, else the start of the body, on one line and truncated."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = json_or_none(response)
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
         text = "; ".join(str(error) for error in body["errors"])
     else:
         text = response.text[: _DETAIL_LIMIT * 2]
     return one_line(text, _DETAIL_LIMIT)
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or "?"
 
 
 def _url_identity(url: str, params: dict[str, Any] | None = None) -> tuple[Any, ...]:

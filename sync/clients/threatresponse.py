@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from sync.clients import USER_AGENT
+from sync.clients import USER_AGENT, host_of, json_or_none
 from sync.clients.errors import AccessError, ApiError, AuthError, NotFoundError
 from sync.clients.hosts import THREAT_RESPONSE_DOMAINS, check_url_allowed
 from sync.clients.retry import MalformedResponse, RetryCounters, RetryPolicy, RetryStats, one_line, send_with_retry
@@ -136,19 +136,19 @@ class ThreatResponseClient(RetryCounters):
             policy=self.retry_policy,
             stats=self.retry_stats,
             service=SERVICE,
-            host=_host(self.token_url),
+            host=host_of(self.token_url),
             sleep=self._sleep,
             rate_limit_hint="the token endpoint is throttling this API client; try again later",
         )
         self.tokens_fetched += 1
         self._token = token
         self._token_expires_at = started + max(0.0, lifetime - TOKEN_RENEW_MARGIN)
-        logger.info("threat response token fetched host=%s lifetime=%.0fs", _host(self.token_url), lifetime)
+        logger.info("threat response token fetched host=%s lifetime=%.0fs", host_of(self.token_url), lifetime)
         return token
 
     def _token_error(self, response: requests.Response) -> ApiError:
         status = response.status_code
-        logger.warning("threat response token refused host=%s status=%d", _host(self.token_url), status)
+        logger.warning("threat response token refused host=%s status=%d", host_of(self.token_url), status)
         if status in (400, 401):
             return AuthError(
                 f"Threat Response rejected the client id/secret (HTTP {status}): check the account's credentials",
@@ -185,7 +185,7 @@ class ThreatResponseClient(RetryCounters):
                 url, payload, params=params, parse=parse, action=action, token=self._access_token()
             )
         except _TokenRejected:
-            logger.info("threat response token rejected by ctia host=%s: renewing it once", _host(url))
+            logger.info("threat response token rejected by ctia host=%s: renewing it once", host_of(url))
         try:
             return self._ctia_post_once(
                 url, payload, params=params, parse=parse, action=action, token=self._fetch_token()
@@ -214,14 +214,14 @@ class ThreatResponseClient(RetryCounters):
             policy=self.retry_policy,
             stats=self.retry_stats,
             service=SERVICE,
-            host=_host(url),
+            host=host_of(url),
             sleep=self._sleep,
             rate_limit_hint="the account's hourly CTIA request budget is used up; try again later",
         )
 
     def _ctia_error(self, response: requests.Response, *, action: str, token: str) -> ApiError:
         status = response.status_code
-        logger.warning("threat response error action=%s host=%s status=%d", action, _host(response.url), status)
+        logger.warning("threat response error action=%s host=%s status=%d", action, host_of(response.url), status)
         if status == 401:
             return _TokenRejected(f"Threat Response rejected the token (HTTP 401) for the {action}", status=401)
         if response.is_redirect:
@@ -255,14 +255,14 @@ class ThreatResponseClient(RetryCounters):
             allow_redirects=False,
             **kwargs,
         )
-        logger.debug("threat response response host=%s status=%d", _host(url), response.status_code)
+        logger.debug("threat response response host=%s status=%d", host_of(url), response.status_code)
         return response
 
     def _redirect_error(self, response: requests.Response) -> ApiError:
-        target = _host(urljoin(response.url, response.headers.get("Location", "")))
+        target = host_of(urljoin(response.url, response.headers.get("Location", "")))
         return ApiError(
             f"Threat Response answered HTTP {response.status_code} redirecting to {target}: not followed, so no"
-            f" credential left {_host(response.url)}; check the token and private intel URLs",
+            f" credential left {host_of(response.url)}; check the token and private intel URLs",
             status=response.status_code,
         )
 
@@ -277,7 +277,7 @@ class ThreatResponseClient(RetryCounters):
 
 
 def _token_answer(response: requests.Response) -> tuple[str, float]:
-    body = _json_or_none(response)
+    body = json_or_none(response)
     token = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         raise MalformedResponse("body has no access_token")
@@ -288,7 +288,7 @@ def _token_answer(response: requests.Response) -> tuple[str, float]:
 
 
 def _import_results(response: requests.Response) -> list[dict[str, Any]]:
-    body = _json_or_none(response)
+    body = json_or_none(response)
     results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list) or not all(isinstance(item, dict) for item in results):
         raise MalformedResponse("body has no results list of objects")
@@ -297,21 +297,10 @@ def _import_results(response: requests.Response) -> list[dict[str, Any]]:
 
 def _error_text(response: requests.Response) -> str:
     """CTIA's `error`/`message`/`errors` (schema errors are nested: compact JSON), else the body's start."""
-    body = _json_or_none(response)
+    body = json_or_none(response)
     if isinstance(body, dict):
         for key in ("error", "message", "errors"):
             value = body.get(key)
             if value:
                 return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))[:1000]
     return response.text[:1000]
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or "?"

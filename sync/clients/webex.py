@@ -12,11 +12,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 
-from sync.clients import USER_AGENT
+from sync.clients import USER_AGENT, host_of, json_or_none
 from sync.clients.errors import AccessError, ApiError, AuthError, ForbiddenHostError, NotFoundError, PaginationError
 from sync.clients.hosts import WEBEX_DOMAINS, check_url_allowed
 from sync.clients.retry import MalformedResponse, RetryCounters, RetryPolicy, RetryStats, one_line, send_with_retry
@@ -119,7 +119,7 @@ class WebexClient(RetryCounters):
                 raise PaginationError(
                     f"Webex room list stopped after {page} pages: the next link repeats a page already read"
                 )
-            source = f"Link next from {_host(response.url)}"
+            source = f"Link next from {host_of(response.url)}"
         raise PaginationError(
             f"Webex room list stopped at the cap of {self.max_pages} pages without finding '{title}':"
             " remove the bot from rooms it no longer needs"
@@ -178,7 +178,7 @@ class WebexClient(RetryCounters):
             policy=self.retry_policy,
             stats=self.retry_stats,
             service=SERVICE,
-            host=_host(url),
+            host=host_of(url),
             sleep=self._sleep,
             rate_limit_hint="Webex is throttling the bot; try again later",
         )
@@ -197,7 +197,7 @@ class WebexClient(RetryCounters):
             allow_redirects=False,
             **kwargs,
         )
-        logger.debug("webex response method=%s host=%s status=%d", method, _host(url), response.status_code)
+        logger.debug("webex response method=%s host=%s status=%d", method, host_of(url), response.status_code)
         return response
 
     def _check_url(self, url: str, *, source: str) -> None:
@@ -212,7 +212,7 @@ class WebexClient(RetryCounters):
     def _error(self, response: requests.Response, *, action: str, not_found: str) -> ApiError:
         """Map a non-retryable answer (3xx, 4xx) to a typed error with Webex's own message."""
         status = response.status_code
-        logger.warning("webex error action=%s host=%s status=%d", action, _host(response.url), status)
+        logger.warning("webex error action=%s host=%s status=%d", action, host_of(response.url), status)
         detail = one_line(_error_text(response).replace(self._token, "[redacted]"))
         suffix = f": Webex says: {detail}" if detail else ""
         if status == 401:
@@ -224,17 +224,17 @@ class WebexClient(RetryCounters):
         if status == 403:
             return AccessError(f"Webex refused the {action} to the bot (HTTP 403){suffix}", status=403)
         if 300 <= status < 400:
-            target = _host(urljoin(response.url, response.headers.get("Location", "")))
+            target = host_of(urljoin(response.url, response.headers.get("Location", "")))
             return ApiError(
                 f"Webex API answered HTTP {status} redirecting to {target}: not followed, so the bot token"
-                f" stayed with {_host(response.url)}; check the Webex base URL",
+                f" stayed with {host_of(response.url)}; check the Webex base URL",
                 status=status,
             )
         return ApiError(f"Webex API rejected the {action} (HTTP {status}){suffix}", status=status)
 
 
 def _rooms_page(response: requests.Response) -> tuple[list[dict[str, Any]], requests.Response]:
-    body = _json_or_none(response)
+    body = json_or_none(response)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise MalformedResponse("body has no items list of rooms")
@@ -243,16 +243,16 @@ def _rooms_page(response: requests.Response) -> tuple[list[dict[str, Any]], requ
 
 def _message(response: requests.Response) -> dict[str, Any]:
     # A 2xx means the message was posted: a garbled body is logged, not retried (that would post it twice).
-    body = _json_or_none(response)
+    body = json_or_none(response)
     if isinstance(body, dict):
         return body
-    logger.warning("webex message posted but the answer is not a JSON object host=%s", _host(response.url))
+    logger.warning("webex message posted but the answer is not a JSON object host=%s", host_of(response.url))
     return {}
 
 
 def _error_text(response: requests.Response) -> str:
     """Webex's `message` (or its first `errors[].description`), else the start of the body."""
-    body = _json_or_none(response)
+    body = json_or_none(response)
     if isinstance(body, dict):
         if isinstance(body.get("message"), str):
             return body["message"]
@@ -260,14 +260,3 @@ def _error_text(response: requests.Response) -> str:
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             return str(errors[0].get("description", ""))
     return response.text[:1000]
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or "?"
