@@ -149,7 +149,9 @@ class IncidentAdmin(ReadOnlyAdmin):
 
     @admin.display(description="console")
     def console_link(self, incident: Incident) -> str:
-        return format_html('<a href="{}" rel="noopener noreferrer">open</a>', incident.console_url)
+        if not incident.console_link:
+            return "—"
+        return format_html('<a href="{}" rel="noopener noreferrer">open</a>', incident.console_link)
 
 
 @admin.register(SecurityEvent)

@@ -369,6 +369,11 @@ class Incident(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def console_link(self) -> str:
+        """The console URL when it is http(s), else empty: a stored javascript: or data: URL never becomes a link."""
+        return self.console_url if urlsplit(self.console_url.strip()).scheme.lower() in ("http", "https") else ""
+
 
 class PromotionAttempt(models.Model):
     """One try at promoting or notifying one event: the history an analyst reads when something failed."""

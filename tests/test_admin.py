@@ -427,3 +427,19 @@ def test_api_tokens_are_listed_in_admin_without_their_keys(admin_client, admin_u
 
     assert f"{token.key[:4]}…" in page
     assert token.key not in page
+
+
+def test_incident_changelist_never_links_a_non_http_console_url(admin_client, organization):
+    Incident.objects.create(
+        organization=organization,
+        ctia_id="https://private.intel.amp.cisco.com/ctia/incident/incident-2",
+        external_id="meraki-incidents-incident-y",
+        title="t",
+        severity="High",
+        status="New",
+        console_url="javascript:alert(1)",
+    )
+
+    page = admin_client.get("/admin/sync/incident/").content.decode()
+
+    assert "javascript:alert(1)" not in page

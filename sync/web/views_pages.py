@@ -1,7 +1,7 @@
 """The dashboard, incidents and sync runs pages: each view reads one selector and renders a template."""
 
 from functools import partial
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -40,11 +40,6 @@ class SyncNowForm(forms.Form):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "sync-now-%s")
         super().__init__(*args, **kwargs)
-
-
-def _http_url(url: str) -> str:
-    """The URL when it is http(s), else empty: a stored javascript: or data: URL never becomes a link."""
-    return url if urlsplit(url.strip()).scheme.lower() in ("http", "https") else ""
 
 
 def _organization_query(organization: Organization | None) -> str:
@@ -104,7 +99,6 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows": [(incident, _http_url(incident.console_url)) for incident in page.items],
             "query_string": _organization_query(organization),
         },
     )
@@ -123,7 +117,6 @@ def incident_view(request: HttpRequest, incident_id: int) -> HttpResponse:
             "incident": incident,
             "events": events,
             "events_limit": DETAIL_EVENTS,
-            "console_url": _http_url(incident.console_url),
         },
     )
 
